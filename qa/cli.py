@@ -1,0 +1,255 @@
+"""The `qa` command: ingest, index, search, ask, evaluate and serve."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from qa.config import Settings
+from qa.errors import QAError
+
+
+def _print_json(obj: Any) -> None:
+    sys.stdout.write(json.dumps(obj, ensure_ascii=False, indent=2) + "\n")
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    s = Settings.from_env()
+    if getattr(args, "index_dir", None):
+        s = replace(s, index_dir=Path(args.index_dir))
+    if getattr(args, "model", None):
+        s = replace(s, model=args.model)
+    return s
+
+
+def _embedder(s: Settings):  # noqa: ANN202 - returns the concrete embedder
+    from qa.embed import SentenceTransformerEmbedder
+
+    return SentenceTransformerEmbedder(
+        s.model,
+        query_prefix=s.query_prefix or None,
+        passage_prefix=s.passage_prefix or None,
+    )
+
+
+def _report_skipped(skipped: list) -> None:
+    for item in skipped:
+        print(f"skipped {item.path}: {item.reason}", file=sys.stderr)
+
+
+def cmd_articles(args: argparse.Namespace) -> int:
+    from qa.ingest import ingest
+
+    result = ingest(args.paths, fmt=args.format)
+    _report_skipped(result.skipped)
+    if args.json:
+        _print_json([a.to_dict() for a in result.articles])
+    else:
+        for a in result.articles:
+            sub = f" — {a.subtitle}" if a.subtitle else ""
+            print(f"{a.id}  [{a.kind}] {a.title}{sub}  ({a.source}, {len(a.text)} chars)")
+        print(
+            f"{len(result.articles)} articles from {result.files} files, {len(result.skipped)} skipped",
+            file=sys.stderr,
+        )
+    return 0 if result.articles or not result.skipped else 1
+
+
+def cmd_passages(args: argparse.Namespace) -> int:
+    from qa.ingest import ingest
+    from qa.split import split_article
+
+    s = _settings(args)
+    result = ingest(args.paths, fmt=args.format)
+    _report_skipped(result.skipped)
+    passages = [p for a in result.articles for p in split_article(a, s.passage_min, s.passage_max)]
+    if args.json:
+        _print_json(
+            [
+                {k: v for k, v in p.to_dict().items() if k != "ordinal"} | {"ordinal": p.ordinal}
+                for p in passages
+            ]
+        )
+    else:
+        for p in passages:
+            print(f"{p.id}  [{p.start}:{p.end}]  {p.text[:60]}…")
+    return 0
+
+
+def cmd_index(args: argparse.Namespace) -> int:
+    from qa.indexer import build
+    from qa.ingest import ingest
+
+    s = _settings(args)
+    paths = args.paths or [str(s.corpus)]
+    result = ingest(paths, fmt=args.format)
+    _report_skipped(result.skipped)
+    if not result.articles and not args.prune:
+        print("no articles to index; the existing index is untouched", file=sys.stderr)
+        return 1
+    report = build(
+        result.articles,
+        s.index_dir,
+        _embedder(s),
+        prune=args.prune,
+        index_type=args.index_type,
+        passage_min=s.passage_min,
+        passage_max=s.passage_max,
+        rebuild=args.rebuild,
+        progress=not args.quiet,
+    )
+    report.skipped = result.skipped
+    print(report.summary())
+    return 0
+
+
+def cmd_remove(args: argparse.Namespace) -> int:
+    from qa import store
+    from qa.indexer import build
+    from qa.tokens import tokenize
+
+    s = _settings(args)
+    current = store.load(s.index_dir, tokenize)
+    unknown = [a for a in args.ids if a not in current.articles]
+    if unknown:
+        print(f"no article with id {', '.join(unknown)} in {s.index_dir}", file=sys.stderr)
+        return 1
+    report = build(
+        [],
+        s.index_dir,
+        _embedder(s),
+        remove=args.ids,
+        index_type=current.manifest["index_type"],
+        progress=False,
+    )
+    print(report.summary())
+    return 0
+
+
+def _searcher(s: Settings):  # noqa: ANN202
+    from qa.search import Searcher
+
+    return Searcher.open(
+        s.index_dir, _embedder(s), dense_weight=s.dense_weight, lexical_weight=s.lexical_weight
+    )
+
+
+def cmd_search(args: argparse.Namespace) -> int:
+    s = _settings(args)
+    searcher = _searcher(s)
+    hits = searcher.search(
+        args.query, args.top_k, sources=args.source, article_ids=args.article, mode=args.mode
+    )
+    if args.json:
+        _print_json([h.to_dict() for h in hits])
+        return 0
+    for n, h in enumerate(hits, 1):
+        d = "-" if h.dense_score is None else f"{h.dense_score:.3f}"
+        lx = "-" if h.lexical_score is None else f"{h.lexical_score:.2f}"
+        print(
+            f"[{n}] {h.article.title}  ({h.article.source} {h.passage.start}-{h.passage.end})  fused={h.score:.4f} dense={d} bm25={lx}"
+        )
+        print(f"    {h.passage.text[:120]}…")
+    if not hits:
+        print("no results")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="qa", description="Chinese question answering over news articles"
+    )
+    p.add_argument("-v", "--verbose", action="store_true", help="log more")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    def common(sp: argparse.ArgumentParser) -> None:
+        sp.add_argument(
+            "--index-dir", help="index folder (default embeddings/index, or QA_INDEX_DIR)"
+        )
+        sp.add_argument(
+            "--model", help="embedding model: m3e-small, a local path or a Hugging Face id"
+        )
+
+    def formats(sp: argparse.ArgumentParser) -> None:
+        sp.add_argument(
+            "--format",
+            default="auto",
+            choices=["auto", "page", "text", "jsonl"],
+            help="force an input format",
+        )
+
+    a = sub.add_parser("articles", help="print the articles parsed from files")
+    a.add_argument("paths", nargs="+")
+    a.add_argument("--json", action="store_true")
+    formats(a)
+    a.set_defaults(func=cmd_articles)
+
+    ps = sub.add_parser("passages", help="print the passages articles are split into")
+    ps.add_argument("paths", nargs="+")
+    ps.add_argument("--json", action="store_true")
+    formats(ps)
+    common(ps)
+    ps.set_defaults(func=cmd_passages)
+
+    ix = sub.add_parser("index", help="add or update articles in the index (default: seeds/)")
+    ix.add_argument("paths", nargs="*")
+    ix.add_argument(
+        "--prune", action="store_true", help="remove indexed articles not found in PATHs"
+    )
+    ix.add_argument("--rebuild", action="store_true", help="ignore the existing index and cache")
+    ix.add_argument(
+        "--index-type", default="auto", choices=["auto", "flat", "hnsw", "ivf", "hnsw-sq8"]
+    )
+    ix.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    formats(ix)
+    common(ix)
+    ix.set_defaults(func=cmd_index)
+
+    rm = sub.add_parser("remove", help="remove articles from the index by id")
+    rm.add_argument("ids", nargs="+")
+    common(rm)
+    rm.set_defaults(func=cmd_remove)
+
+    se = sub.add_parser("search", help="search passages")
+    se.add_argument("query")
+    se.add_argument("--top-k", type=int, default=5)
+    se.add_argument("--mode", default="fused", choices=["fused", "dense", "lexical"])
+    se.add_argument("--source", action="append", help="limit to a source file (repeatable)")
+    se.add_argument("--article", action="append", help="limit to an article id (repeatable)")
+    se.add_argument("--json", action="store_true")
+    common(se)
+    se.set_defaults(func=cmd_search)
+
+    for extra in ("qa.cli_extra",):
+        try:
+            mod = __import__(extra, fromlist=["register"])
+        except ImportError:
+            continue
+        mod.register(sub, common)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(message)s"
+    )
+    try:
+        return int(args.func(args) or 0)
+    except QAError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    except ValueError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

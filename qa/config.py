@@ -1,0 +1,65 @@
+"""Settings read once from the environment (QA_*), with defaults that work out of the box."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_MODEL = "m3e-small"
+
+
+def _env(name: str, default: str) -> str:
+    return os.environ.get(f"QA_{name}", default)
+
+
+def _int(name: str, default: int) -> int:
+    raw = _env(name, str(default))
+    try:
+        return int(raw)
+    except ValueError:
+        raise ValueError(f"QA_{name} must be an integer, got {raw!r}") from None
+
+
+@dataclass(frozen=True)
+class Settings:
+    corpus: Path = ROOT / "seeds"
+    index_dir: Path = ROOT / "embeddings" / "index"
+    model: str = DEFAULT_MODEL
+    query_prefix: str = ""
+    passage_prefix: str = ""
+    passage_min: int = 150
+    passage_max: int = 350
+    top_k: int = 5
+    # Reciprocal-rank-fusion weights for the dense and lexical rankings.
+    dense_weight: float = 1.0
+    lexical_weight: float = 1.0
+    userdict: Path | None = None
+    api_keys: tuple[str, ...] = field(default_factory=tuple)
+    cors_origins: tuple[str, ...] = field(default_factory=tuple)
+    max_body_bytes: int = 64 * 1024
+    max_question_chars: int = 2000
+    max_file_bytes: int = 20 * 1024 * 1024
+
+    @classmethod
+    def from_env(cls) -> Settings:
+        d = cls()
+        userdict = _env("USERDICT", "")
+        return replace(
+            d,
+            corpus=Path(_env("CORPUS", str(d.corpus))),
+            index_dir=Path(_env("INDEX_DIR", str(d.index_dir))),
+            model=_env("EMBEDDING_MODEL", d.model),
+            query_prefix=_env("QUERY_PREFIX", ""),
+            passage_prefix=_env("PASSAGE_PREFIX", ""),
+            passage_min=_int("PASSAGE_MIN", d.passage_min),
+            passage_max=_int("PASSAGE_MAX", d.passage_max),
+            top_k=_int("TOP_K", d.top_k),
+            dense_weight=float(_env("DENSE_WEIGHT", "1.0")),
+            lexical_weight=float(_env("LEXICAL_WEIGHT", "1.0")),
+            userdict=Path(userdict) if userdict else None,
+            api_keys=tuple(k for k in _env("API_KEYS", "").split(",") if k.strip()),
+            cors_origins=tuple(o for o in _env("CORS_ORIGINS", "").split(",") if o.strip()),
+            max_body_bytes=_int("MAX_BODY_BYTES", d.max_body_bytes),
+        )

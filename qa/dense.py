@@ -1,0 +1,118 @@
+"""FAISS index over unit vectors: build by corpus size, search with an optional id filter, save, load."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any, Literal
+
+import faiss as _faiss
+import numpy as np
+
+# faiss's SWIG stubs miss the keyword arguments of its parameter classes; treat it as untyped.
+faiss: Any = _faiss
+
+IndexType = Literal["auto", "flat", "hnsw", "ivf", "hnsw-sq8"]
+INDEX_TYPES: tuple[str, ...] = ("auto", "flat", "hnsw", "ivf", "hnsw-sq8")
+# Below this many passages exact search is fast enough (a few ms on two cores) and has perfect recall.
+APPROXIMATE_ABOVE = 50_000
+
+
+def choose_type(n: int, requested: str = "auto") -> str:
+    if requested not in INDEX_TYPES:
+        raise ValueError(f"index type must be one of {', '.join(INDEX_TYPES)}, got {requested!r}")
+    if requested != "auto":
+        return requested
+    return "flat" if n <= APPROXIMATE_ABOVE else "hnsw"
+
+
+class DenseIndex:
+    """Inner product search; inner product equals cosine on normalized vectors.
+
+    Vectors are added with explicit int64 ids (the passage's row number), so a hit maps back to
+    its passage whatever the index type.
+    """
+
+    def __init__(self, index: faiss.Index, kind: str) -> None:
+        self.index = index
+        self.kind = kind
+        self.set_search_effort()
+
+    @property
+    def size(self) -> int:
+        return int(self.index.ntotal)
+
+    @property
+    def dim(self) -> int:
+        return int(self.index.d)
+
+    @classmethod
+    def build(
+        cls, vectors: np.ndarray, ids: np.ndarray | None = None, kind: str = "auto"
+    ) -> DenseIndex:
+        vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+        n, dim = vectors.shape
+        kind = choose_type(n, kind)
+        ids = np.arange(n, dtype=np.int64) if ids is None else np.asarray(ids, dtype=np.int64)
+        if kind == "flat":
+            base: faiss.Index = faiss.IndexFlatIP(dim)
+        elif kind == "hnsw":
+            base = faiss.IndexHNSWFlat(dim, 32, faiss.METRIC_INNER_PRODUCT)
+            base.hnsw.efConstruction = 80
+        elif kind == "hnsw-sq8":
+            base = faiss.IndexHNSWSQ(
+                dim, faiss.ScalarQuantizer.QT_8bit, 32, faiss.METRIC_INNER_PRODUCT
+            )
+            base.hnsw.efConstruction = 80
+        else:  # ivf
+            nlist = max(1, min(int(4 * math.sqrt(max(n, 1))), max(1, n // 39)))
+            quantizer = faiss.IndexFlatIP(dim)
+            base = faiss.IndexIVFFlat(quantizer, dim, nlist, faiss.METRIC_INNER_PRODUCT)
+        if not base.is_trained:
+            base.train(vectors)
+        index = faiss.IndexIDMap2(base)
+        if n:
+            index.add_with_ids(vectors, ids)
+        return cls(index, kind)
+
+    def set_search_effort(self, ef_search: int = 96, nprobe: int = 24) -> None:
+        """Recall/speed knobs of the approximate indexes (ignored by flat)."""
+        self.ef_search, self.nprobe = ef_search, nprobe
+        base = (
+            faiss.downcast_index(self.index.index)
+            if isinstance(self.index, faiss.IndexIDMap2)
+            else self.index
+        )
+        if hasattr(base, "hnsw"):
+            base.hnsw.efSearch = ef_search
+        if hasattr(base, "nprobe"):
+            base.nprobe = nprobe
+
+    def search(
+        self, queries: np.ndarray, k: int, allowed: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Top-k (scores, ids) per query row; ids are -1 where fewer than k results exist."""
+        queries = np.ascontiguousarray(queries, dtype=np.float32)
+        k = max(1, min(k, max(self.size, 1)))
+        if self.size == 0:
+            return np.zeros((len(queries), k), np.float32), np.full((len(queries), k), -1, np.int64)
+        params = None
+        if allowed is not None:
+            sel = faiss.IDSelectorBatch(np.asarray(allowed, dtype=np.int64))
+            # Each index family takes its own parameter type; the selector rides along.
+            if self.kind.startswith("hnsw"):
+                params = faiss.SearchParametersHNSW(sel=sel, efSearch=max(self.ef_search, 4 * k))
+            elif self.kind == "ivf":
+                params = faiss.SearchParametersIVF(sel=sel, nprobe=self.nprobe)
+            else:
+                params = faiss.SearchParameters(sel=sel)
+        scores, ids = self.index.search(queries, k, params=params)
+        return scores, ids
+
+    def save(self, path: Path) -> None:
+        faiss.write_index(self.index, str(path))
+
+    @classmethod
+    def load(cls, path: Path, kind: str, mmap: bool = False) -> DenseIndex:
+        flags = faiss.IO_FLAG_MMAP | faiss.IO_FLAG_READ_ONLY if mmap else 0
+        return cls(faiss.read_index(str(path), flags), kind)

@@ -1,0 +1,184 @@
+"""Articles -> a new index version, reusing every embedding whose passage text has not changed."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from qa import store
+from qa.dense import DenseIndex, choose_type
+from qa.embed import Embedder
+from qa.errors import IndexError_
+from qa.ingest import Skipped
+from qa.lexical import LexicalIndex
+from qa.models import Article, Passage
+from qa.split import split_article
+from qa.tokens import simplified, tokenize
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class IndexReport:
+    articles: int = 0
+    passages: int = 0
+    encoded: int = 0
+    reused: int = 0
+    added: int = 0
+    updated: int = 0
+    removed: int = 0
+    unchanged: int = 0
+    seconds: float = 0.0
+    written: bool = False
+    index_type: str = ""
+    skipped: list[Skipped] = field(default_factory=list)
+
+    def summary(self) -> str:
+        state = "written" if self.written else "already up to date, nothing written"
+        return (
+            f"{self.articles} articles, {self.passages} passages ({self.index_type}); "
+            f"encoded {self.encoded}, reused {self.reused}; added {self.added}, updated {self.updated}, "
+            f"removed {self.removed}, unchanged {self.unchanged}; {len(self.skipped)} skipped; "
+            f"{self.seconds:.1f} s; {state}"
+        )
+
+
+def embed_text(article: Article, passage: Passage) -> str:
+    """What the embedder sees: the title in front of the passage (title enhancement), in
+    simplified script so traditional and simplified text meet in one space."""
+    return simplified(f"{article.title}\n{passage.text}")
+
+
+def content_hash(model: str, prefix: str, text: str) -> str:
+    return hashlib.sha1(f"{model}\x1f{prefix}\x1f{text}".encode()).hexdigest()
+
+
+def _previous(index_dir: Path, model: str) -> store.Index | None:
+    try:
+        old = store.load(index_dir, tokenize, mmap=True)
+    except IndexError_ as e:
+        if store.current_version(index_dir) is not None:
+            log.warning("previous index not reusable (%s); building from scratch", e)
+        return None
+    if old.model != model:
+        log.warning("previous index used model %r; every passage is encoded again", old.model)
+        return None
+    return old
+
+
+def build(
+    articles: Iterable[Article],
+    index_dir: Path,
+    embedder: Embedder,
+    *,
+    prune: bool = False,
+    remove: Iterable[str] = (),
+    index_type: str = "auto",
+    passage_min: int = 150,
+    passage_max: int = 350,
+    rebuild: bool = False,
+    progress: bool = True,
+    on_encoded: Callable[[int], None] | None = None,
+) -> IndexReport:
+    """Merge articles into the index at index_dir and write a new version if anything changed."""
+    started = time.perf_counter()
+    report = IndexReport()
+    old = None if rebuild else _previous(index_dir, embedder.model_id)
+    merged: dict[str, Article] = dict(old.articles) if old else {}
+    incoming: dict[str, Article] = {}
+    for a in articles:
+        incoming[a.id] = a
+    for aid, a in incoming.items():
+        if aid not in merged:
+            report.added += 1
+        elif merged[aid].checksum != a.checksum:
+            report.updated += 1
+        else:
+            report.unchanged += 1
+        merged[aid] = a
+    doomed = set(remove)
+    if prune:
+        doomed |= set(merged) - set(incoming)
+    for aid in doomed:
+        if merged.pop(aid, None) is not None:
+            report.removed += 1
+
+    passages: list[Passage] = []
+    owners: list[Article] = []
+    for a in merged.values():
+        for p in split_article(a, passage_min, passage_max):
+            passages.append(p)
+            owners.append(a)
+    kind = choose_type(len(passages), index_type)
+    report.articles, report.passages, report.index_type = len(merged), len(passages), kind
+
+    changed = report.added or report.updated or report.removed
+    if old is not None and not changed and not rebuild and old.manifest.get("index_type") == kind:
+        report.reused = len(passages)
+        report.seconds = time.perf_counter() - started
+        return report
+
+    prefix = getattr(embedder, "passage_prefix", "")
+    texts = [embed_text(a, p) for a, p in zip(owners, passages, strict=True)]
+    hashes = [content_hash(embedder.model_id, prefix, t) for t in texts]
+    vectors = np.zeros((len(passages), embedder.dim), dtype=np.float32)
+    cache: dict[str, int] = {h: i for i, h in enumerate(old.hashes)} if old else {}
+    missing: list[int] = []
+    for i, h in enumerate(hashes):
+        j = cache.get(h)
+        if j is None:
+            missing.append(i)
+        else:
+            vectors[i] = old.vectors[j]  # type: ignore[union-attr]
+    report.reused = len(passages) - len(missing)
+    report.encoded = len(missing)
+    if missing:
+        with tqdm(
+            total=len(missing),
+            desc="encoding passages",
+            unit="passage",
+            disable=not progress,
+            smoothing=0.1,
+        ) as bar:
+
+            def tick(n: int) -> None:
+                bar.update(n)
+                if on_encoded:
+                    on_encoded(n)
+
+            vectors[missing] = embedder.encode_passages([texts[i] for i in missing], progress=tick)
+
+    token_lists = [tokenize(f"{a.title}\n{p.text}") for a, p in zip(owners, passages, strict=True)]
+    index = store.Index(
+        articles=merged,
+        passages=passages,
+        hashes=hashes,
+        vectors=vectors.astype(np.float16),
+        dense=DenseIndex.build(vectors, kind=kind),
+        lexical=LexicalIndex.build(token_lists, tokenize),
+    )
+    manifest = {
+        "model": embedder.model_id,
+        "dim": embedder.dim,
+        "normalized": True,
+        "metric": "inner_product",
+        "query_prefix": getattr(embedder, "query_prefix", ""),
+        "passage_prefix": prefix,
+        "index_type": kind,
+        "articles": len(merged),
+        "passages": len(passages),
+        "passage_size": [passage_min, passage_max],
+        "corpus_checksum": store.corpus_checksum(merged),
+        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    }
+    store.save(index, index_dir, manifest)
+    report.written = True
+    report.seconds = time.perf_counter() - started
+    return report

@@ -1,0 +1,206 @@
+"""The one place jieba lives: tokens for BM25, with script folding and stopwords."""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+from functools import lru_cache
+from pathlib import Path
+
+import jieba
+from opencc import OpenCC
+
+_lock = threading.Lock()
+_tokenizer: jieba.Tokenizer | None = None
+_userdict: Path | None = None
+_t2s = OpenCC("t2s")
+
+# Numbers with decimals, percent signs, ranges and sums (98.93%, 1+1+4, 10.7), Latin words,
+# and the Han runs between them. Numbers and Latin words are kept whole, never cut by jieba.
+_PIECES = re.compile(
+    r"(?P<num>\d+(?:[.,]\d+)*%?(?:[+＋]\d+(?:[.,]\d+)*%?)*)"
+    r"|(?P<latin>[a-z][a-z0-9\-]*)"
+    r"|(?P<han>[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+)"
+)
+_QUOTED = re.compile(r"[“\"「『]([^”\"」』]{2,12})[”\"」』]")
+
+# Function words and question words that would otherwise dominate short queries.
+STOPWORDS = frozenset(
+    [
+        "的",
+        "了",
+        "是",
+        "在",
+        "和",
+        "与",
+        "及",
+        "或",
+        "等",
+        "也",
+        "都",
+        "而",
+        "并",
+        "对",
+        "为",
+        "以",
+        "将",
+        "把",
+        "被",
+        "从",
+        "向",
+        "由",
+        "于",
+        "其",
+        "这",
+        "那",
+        "之",
+        "就",
+        "还",
+        "又",
+        "着",
+        "过",
+        "给",
+        "让",
+        "个",
+        "些",
+        "种",
+        "有",
+        "没",
+        "不",
+        "很",
+        "更",
+        "最",
+        "已",
+        "已经",
+        "一",
+        "一个",
+        "上",
+        "下",
+        "中",
+        "里",
+        "后",
+        "前",
+        "时",
+        "年",
+        "月",
+        "日",
+        "我",
+        "你",
+        "他",
+        "她",
+        "它",
+        "我们",
+        "你们",
+        "他们",
+        "她们",
+        "吗",
+        "呢",
+        "吧",
+        "啊",
+        "呀",
+        "么",
+        "什么",
+        "多少",
+        "几",
+        "哪",
+        "哪些",
+        "哪个",
+        "哪里",
+        "哪儿",
+        "谁",
+        "怎么",
+        "怎样",
+        "如何",
+        "为什么",
+        "为何",
+        "是否",
+        "是不是",
+        "有没有",
+        "请问",
+        "请",
+        "一下",
+        "关于",
+        "可以",
+        "能",
+        "会",
+        "要",
+        "想",
+        "知道",
+        "告诉",
+        "说",
+        "说说",
+        "介绍",
+        "到底",
+        "具体",
+        "情况",
+        "问题",
+        "那么",
+        "这个",
+        "那个",
+        "这些",
+        "那些",
+        "多",
+        "大",
+        "共",
+    ]
+)
+
+
+def configure(userdict: Path | None = None) -> None:
+    """Set a user dictionary of domain terms (one per line, jieba format); resets the tokenizer."""
+    global _tokenizer, _userdict
+    with _lock:
+        _userdict = userdict
+        _tokenizer = None
+    _cut.cache_clear()
+
+
+def _jieba() -> jieba.Tokenizer:
+    global _tokenizer
+    with _lock:
+        if _tokenizer is None:
+            jieba.setLogLevel(logging.WARNING)
+            tk = jieba.Tokenizer()
+            tk.initialize()
+            if _userdict is not None:
+                tk.load_userdict(str(_userdict))
+            _tokenizer = tk
+        return _tokenizer
+
+
+def fold(text: str) -> str:
+    """Text as matched: simplified script, lower case, ASCII digits and letters."""
+    return _t2s.convert(text).lower()
+
+
+@lru_cache(maxsize=65536)
+def _cut(run: str) -> tuple[str, ...]:
+    return tuple(_jieba().cut_for_search(run, HMM=True))
+
+
+def tokenize(text: str) -> list[str]:
+    """BM25 tokens: jieba words (search mode), whole numbers and Latin words, short quoted terms.
+
+    >>> tokenize("嘉禾县满意率99.67%，“工BA”撬动善款")
+    ['嘉禾', '嘉禾县', '满意', '满意率', '99.67%', '99.67', '工', 'ba', '撬动', '善款', '工ba']
+    """
+    text = fold(text)
+    tokens: list[str] = []
+    for m in _PIECES.finditer(text):
+        if m.lastgroup == "han":
+            tokens.extend(t for t in _cut(m.group()) if t not in STOPWORDS and t.strip())
+        else:
+            tokens.append(m.group())
+            if m.lastgroup == "num" and m.group().endswith("%"):
+                tokens.append(m.group()[:-1])  # "99.67%" also matches a question about "99.67"
+    for m in _QUOTED.finditer(text):
+        term = re.sub(r"\s+", "", m.group(1))
+        if term not in tokens:
+            tokens.append(term)
+    return tokens
+
+
+def simplified(text: str) -> str:
+    """Traditional characters folded to simplified (what the embedder sees); case kept."""
+    return _t2s.convert(text)
