@@ -19,11 +19,17 @@ def _print_json(obj: Any) -> None:
 
 
 def _settings(args: argparse.Namespace) -> Settings:
+    from qa import tokens
+
     s = Settings.from_env()
     if getattr(args, "index_dir", None):
         s = replace(s, index_dir=Path(args.index_dir))
     if getattr(args, "model", None):
         s = replace(s, model=args.model)
+    if s.userdict is not None:
+        if not s.userdict.is_file():
+            raise QAError(f"QA_USERDICT {s.userdict} is not a file")
+        tokens.configure(s.userdict)
     return s
 
 
@@ -135,7 +141,7 @@ def _searcher(s: Settings):  # noqa: ANN202
     from qa.search import Searcher
 
     return Searcher.open(
-        s.index_dir, _embedder(s), dense_weight=s.dense_weight, lexical_weight=s.lexical_weight
+        s.index_dir, _embedder(s), dense_weight=s.dense_weight, lexical_weight=s.lexical_weight, fusion=s.fusion
     )
 
 
@@ -157,6 +163,76 @@ def cmd_search(args: argparse.Namespace) -> int:
         print(f"    {h.passage.text[:120]}…")
     if not hits:
         print("no results")
+    return 0
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from qa import evaluate
+    from qa.indexer import build
+    from qa.search import Searcher
+
+    s = _settings(args)
+    if bool(args.questions) == bool(args.squad):
+        raise QAError("give a questions JSONL file or --squad FILE.json (one of them)")
+    embedder = _embedder(s)
+    if args.squad:
+        path = Path(args.squad)
+        if not path.exists():
+            raise QAError(f"{path} not found")
+        articles, questions = evaluate.load_squad(path)
+        # A separate index per data set and model, so a re-run reuses every embedding.
+        safe_model = "".join(c if c.isalnum() else "_" for c in s.model)
+        index_dir = s.index_dir.parent / "eval" / f"{path.stem}-{safe_model}"
+        report = build(articles, index_dir, embedder, prune=True, passage_min=s.passage_min, passage_max=s.passage_max)
+        print(report.summary(), file=sys.stderr)
+        searcher = Searcher.open(index_dir, embedder, dense_weight=s.dense_weight, lexical_weight=s.lexical_weight, fusion=s.fusion)
+        name = path.name
+    else:
+        questions = evaluate.load_questions(Path(args.questions))
+        searcher = Searcher.open(s.index_dir, embedder, dense_weight=s.dense_weight, lexical_weight=s.lexical_weight, fusion=s.fusion)
+        name = Path(args.questions).name
+    if args.limit:
+        questions = questions[: args.limit]
+    modes = [m.strip() for m in args.modes.split(",") if m.strip()]
+    with tqdm(total=len(questions), desc="evaluating", unit="question", file=sys.stderr) as bar:
+        result = evaluate.evaluate(searcher, questions, modes=modes, progress=bar.update)
+    result["data"] = name
+    if args.out:
+        Path(args.out).write_text(json.dumps(result, ensure_ascii=False, indent=2), encoding="utf-8")
+    if args.plot:
+        evaluate.plot(result, Path(args.plot), f"{name}: {len(questions)} questions, {result['passages']} passages")
+    if args.json:
+        _print_json(result)
+    else:
+        print(f"{name}: {result['questions']} questions over {result['articles']} articles / {result['passages']} passages, model {result['model']}")
+        print(evaluate.summary_table(result))
+    return 0
+
+
+def cmd_ask(args: argparse.Namespace) -> int:
+    from qa.answer import Message, answer_messages, markdown
+
+    s = _settings(args)
+    searcher = _searcher(s)
+    ans = answer_messages(searcher, [Message("user", args.question)], top_k=args.top_k)
+    if args.json:
+        _print_json(ans.to_dict())
+    else:
+        print(markdown(ans))
+    return 0 if ans.found else 3
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from qa.api import create_app
+
+    s = _settings(args)
+    searcher = _searcher(s)  # load before listening: a missing index fails here, clearly
+    print(f"serving {searcher.stats()['articles']} articles on http://{args.host}:{args.port}", file=sys.stderr)
+    uvicorn.run(create_app(s, searcher=searcher), host=args.host, port=args.port, log_level="warning")
     return 0
 
 
@@ -225,12 +301,29 @@ def build_parser() -> argparse.ArgumentParser:
     common(se)
     se.set_defaults(func=cmd_search)
 
-    for extra in ("qa.cli_extra",):
-        try:
-            mod = __import__(extra, fromlist=["register"])
-        except ImportError:
-            continue
-        mod.register(sub, common)
+    ask = sub.add_parser("ask", help="answer a question with cited sentences")
+    ask.add_argument("question")
+    ask.add_argument("--top-k", type=int, default=3)
+    ask.add_argument("--json", action="store_true")
+    common(ask)
+    ask.set_defaults(func=cmd_ask)
+
+    sv = sub.add_parser("serve", help="serve the chat page and the API")
+    sv.add_argument("--host", default="127.0.0.1")
+    sv.add_argument("--port", type=int, default=8000)
+    common(sv)
+    sv.set_defaults(func=cmd_serve)
+
+    ev = sub.add_parser("eval", help="retrieval quality: recall@k, MRR@10, answer-in-passage rates")
+    ev.add_argument("questions", nargs="?", help="questions JSONL (question, article_title|article_id, answer)")
+    ev.add_argument("--squad", help="SQuAD-style JSON: each paragraph indexed as one article")
+    ev.add_argument("--modes", default="fused,dense,lexical")
+    ev.add_argument("--plot", help="write recall@k curves to this PNG")
+    ev.add_argument("--out", help="write the JSON report here too")
+    ev.add_argument("--limit", type=int, help="use only the first N questions")
+    ev.add_argument("--json", action="store_true", help="print the full JSON report")
+    common(ev)
+    ev.set_defaults(func=cmd_eval)
     return p
 
 

@@ -32,7 +32,8 @@ class Settings:
     passage_min: int = 150
     passage_max: int = 350
     top_k: int = 5
-    # Reciprocal-rank-fusion weights for the dense and lexical rankings.
+    # Fusion of the dense and lexical rankings: "score" (normalized scores) or "rrf", and weights.
+    fusion: str = "score"
     dense_weight: float = 1.0
     lexical_weight: float = 1.0
     userdict: Path | None = None
@@ -56,6 +57,7 @@ class Settings:
             passage_min=_int("PASSAGE_MIN", d.passage_min),
             passage_max=_int("PASSAGE_MAX", d.passage_max),
             top_k=_int("TOP_K", d.top_k),
+            fusion=_env("FUSION", d.fusion),
             dense_weight=float(_env("DENSE_WEIGHT", "1.0")),
             lexical_weight=float(_env("LEXICAL_WEIGHT", "1.0")),
             userdict=Path(userdict) if userdict else None,

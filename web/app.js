@@ -147,7 +147,7 @@ async function runHealthCheck() {
     const h = await fetchHealth();
     if (h.status !== "ok") throw new Error(`服务状态：${h.status}`);
     state.healthy = true;
-    setStatus("ok", `已连接 · ${h.articles ?? "?"} 篇文章 · ${h.passages ?? "?"} 段`, h.model ? `模型：${h.model}` : "");
+    setStatus("ok", `${h.articles ?? "?"} 篇文章 · ${h.passages ?? "?"} 段`, `已连接${h.model ? `，模型：${h.model}` : ""}`);
     if (wasHealthy === false && !state.examplesFromServer) loadExamples(); // server came back
   } catch (err) {
     state.healthy = false;
@@ -281,6 +281,7 @@ async function ask(question, { isRetry = false } = {}) {
   let finished = false;
   try {
     await streamChat(messages, controller.signal, (ev) => {
+      if (finished || !ev) return;
       if (ev.type === "delta" && typeof ev.text === "string") {
         text += ev.text;
         msg.dataset.state = "streaming";

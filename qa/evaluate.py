@@ -1,0 +1,159 @@
+"""Retrieval quality: recall@k and MRR@10 at article level, answer-in-passage rates, per mode."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from qa.errors import QAError
+from qa.models import Article, Hit
+from qa.search import MODES, Searcher
+from qa.text import compact
+
+KS = (1, 3, 5, 10)
+
+
+@dataclass(frozen=True)
+class Question:
+    question: str
+    answer: str
+    article_id: str | None = None
+    article_title: str | None = None
+
+
+def load_questions(path: Path) -> list[Question]:
+    """JSON lines of {"question", "article_title" or "article_id", "answer"}."""
+    out = []
+    with path.open(encoding="utf-8") as f:
+        for n, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            try:
+                obj = json.loads(line)
+                out.append(Question(obj["question"], obj.get("answer", ""), obj.get("article_id"), obj.get("article_title")))
+            except (json.JSONDecodeError, KeyError, TypeError) as e:
+                raise QAError(f"{path}:{n}: not a question line ({e})") from None
+            if not (out[-1].article_id or out[-1].article_title):
+                raise QAError(f"{path}:{n}: needs 'article_title' or 'article_id'")
+    return out
+
+
+def load_squad(path: Path) -> tuple[list[Article], list[Question]]:
+    """SQuAD-style JSON: each paragraph becomes one article (title from the data); its questions
+    are gold for that paragraph."""
+    data = json.loads(path.read_text(encoding="utf-8"))
+    articles: list[Article] = []
+    questions: list[Question] = []
+    for doc in data["data"]:
+        for para in doc["paragraphs"]:
+            aid = str(para.get("id") or f"{doc.get('id', 'doc')}-{len(articles)}")
+            articles.append(Article(id=aid, title=doc.get("title") or aid, text=para["context"], source=path.name))
+            for qa in para["qas"]:
+                answers = qa.get("answers") or [{"text": ""}]
+                questions.append(Question(qa["question"], answers[0]["text"], article_id=aid))
+    return articles, questions
+
+
+def _gold(q: Question, titles: dict[str, list[str]]) -> set[str]:
+    if q.article_id:
+        return {q.article_id}
+    return set(titles.get(q.article_title or "", []))
+
+
+def article_ranking(hits: Sequence[Hit]) -> list[str]:
+    """Article ids in the order their first passage appears."""
+    return list(dict.fromkeys(h.article.id for h in hits))
+
+
+def evaluate(
+    searcher: Searcher,
+    questions: Sequence[Question],
+    modes: Sequence[str] = MODES,
+    depth: int = 30,
+    progress: Callable[[int], None] | None = None,
+) -> dict[str, Any]:
+    """Metrics per mode; ``depth`` passages are retrieved so ten distinct articles can be ranked."""
+    titles: dict[str, list[str]] = {}
+    for a in searcher.index.articles.values():
+        titles.setdefault(a.title, []).append(a.id)
+    unknown = [q for q in questions if not _gold(q, titles)]
+    if unknown:
+        raise QAError(f"{len(unknown)} questions name an article not in the index, e.g. {unknown[0].article_title or unknown[0].article_id!r}")
+    started = time.perf_counter()
+    vectors = searcher.embedder.encode_queries([q.question for q in questions])
+    results: dict[str, Any] = {}
+    per_mode: dict[str, dict[str, list[float]]] = {m: {"rank": [], "a1": [], "a3": []} for m in modes}
+    failures: dict[str, list[dict[str, Any]]] = {m: [] for m in modes}
+    for i, q in enumerate(questions):
+        gold = _gold(q, titles)
+        for mode in modes:
+            hits = searcher.search(q.question, top_k=depth, mode=mode, query_vector=vectors[i])  # type: ignore[arg-type]
+            ranking = article_ranking(hits)[:10]
+            rank = next((r for r, aid in enumerate(ranking, 1) if aid in gold), 0)
+            ans = compact(q.answer)
+            in1 = bool(ans) and any(ans in compact(h.passage.text) for h in hits[:1])
+            in3 = bool(ans) and any(ans in compact(h.passage.text) for h in hits[:3])
+            per_mode[mode]["rank"].append(rank)
+            per_mode[mode]["a1"].append(in1)
+            per_mode[mode]["a3"].append(in3)
+            if rank != 1 and len(failures[mode]) < 50:
+                failures[mode].append({"question": q.question, "gold": sorted(gold)[:3], "got": ranking[:3], "rank": rank})
+        if progress:
+            progress(1)
+    for mode, m in per_mode.items():
+        ranks = np.array(m["rank"])
+        results[mode] = {
+            **{f"recall@{k}": float(np.mean((ranks >= 1) & (ranks <= k))) for k in KS},
+            "recall_curve": [float(np.mean((ranks >= 1) & (ranks <= k))) for k in range(1, 11)],
+            "mrr@10": float(np.mean(np.where(ranks > 0, 1.0 / np.maximum(ranks, 1), 0.0))),
+            "answer_in_top1": float(np.mean(m["a1"])),
+            "answer_in_top3": float(np.mean(m["a3"])),
+            "failures": failures[mode],
+        }
+    return {
+        "questions": len(questions),
+        "articles": len(searcher.index.articles),
+        "passages": len(searcher.index.passages),
+        "model": searcher.index.model,
+        "seconds": round(time.perf_counter() - started, 1),
+        "modes": results,
+    }
+
+
+def plot(report: dict[str, Any], path: Path, title: str) -> None:
+    """Recall@k curves per mode, to PNG."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 4), dpi=120)
+    labels = {"fused": "fused (RRF)", "dense": "dense (FAISS)", "lexical": "BM25 (jieba)"}
+    for mode, m in report["modes"].items():
+        ax.plot(range(1, 11), m["recall_curve"], marker="o", label=f"{labels.get(mode, mode)}  R@1={m['recall@1']:.3f}")
+    ax.set_xlabel("k (articles)")
+    ax.set_ylabel("recall@k")
+    ax.set_title(title)
+    ax.set_xticks(range(1, 11))
+    ax.grid(alpha=0.3)
+    ax.legend(loc="lower right")
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path)
+    plt.close(fig)
+
+
+def summary_table(report: dict[str, Any]) -> str:
+    rows = ["| mode | R@1 | R@3 | R@5 | R@10 | MRR@10 | answer in top-1 | answer in top-3 |", "| --- | --- | --- | --- | --- | --- | --- | --- |"]
+    for mode, m in report["modes"].items():
+        rows.append(
+            f"| {mode} | {m['recall@1']:.3f} | {m['recall@3']:.3f} | {m['recall@5']:.3f} | {m['recall@10']:.3f} "
+            f"| {m['mrr@10']:.3f} | {m['answer_in_top1']:.3f} | {m['answer_in_top3']:.3f} |"
+        )
+    return "\n".join(rows)
