@@ -15,6 +15,7 @@ from qa.errors import QAError
 from qa.models import Article, Hit
 from qa.search import MODES, Searcher
 from qa.text import compact
+from qa.tokens import fold
 
 KS = (1, 3, 5, 10)
 
@@ -96,9 +97,10 @@ def evaluate(
             hits = searcher.search(q.question, top_k=depth, mode=mode, query_vector=vectors[i])  # type: ignore[arg-type]
             ranking = article_ranking(hits)[:10]
             rank = next((r for r, aid in enumerate(ranking, 1) if aid in gold), 0)
-            ans = compact(q.answer)
-            in1 = bool(ans) and any(ans in compact(h.passage.text) for h in hits[:1])
-            in3 = bool(ans) and any(ans in compact(h.passage.text) for h in hits[:3])
+            # Whitespace and script (traditional/simplified) are ignored when matching the answer.
+            ans = compact(fold(q.answer))
+            in1 = bool(ans) and any(ans in compact(fold(h.passage.text)) for h in hits[:1])
+            in3 = bool(ans) and any(ans in compact(fold(h.passage.text)) for h in hits[:3])
             per_mode[mode]["rank"].append(rank)
             per_mode[mode]["a1"].append(in1)
             per_mode[mode]["a3"].append(in3)
