@@ -34,11 +34,19 @@ DATA = ROOT / "tests" / "data"
 def script_matrix(emb: SentenceTransformerEmbedder) -> dict[str, dict[str, float]]:
     s2t = OpenCC("s2t")
     articles = ingest([ROOT / "seeds"]).articles
-    trad_articles = [replace(a, title=s2t.convert(a.title), text=s2t.convert(a.text)) for a in articles]
+    trad_articles = [
+        replace(a, title=s2t.convert(a.title), text=s2t.convert(a.text)) for a in articles
+    ]
     questions = load_questions(DATA / "seed_questions.jsonl")
     id_by_title = {a.title: a.id for a in articles}
-    simp_q = [Question(q.question, q.answer, article_id=id_by_title[q.article_title or ""]) for q in questions]
-    trad_q = [Question(s2t.convert(q.question), s2t.convert(q.answer), article_id=q.article_id) for q in simp_q]
+    simp_q = [
+        Question(q.question, q.answer, article_id=id_by_title[q.article_title or ""])
+        for q in questions
+    ]
+    trad_q = [
+        Question(s2t.convert(q.question), s2t.convert(q.answer), article_id=q.article_id)
+        for q in simp_q
+    ]
     out: dict[str, dict[str, float]] = {}
     with tempfile.TemporaryDirectory() as tmp:
         for corpus_name, corpus in (("simplified", articles), ("traditional", trad_articles)):
@@ -60,7 +68,10 @@ def gate_features(searcher: Searcher, questions: list[str]) -> np.ndarray:
     for q in questions:
         hits = searcher.search(q, top_k=3)
         dense = max((h.dense_score or 0.0) for h in hits) if hits else 0.0
-        cov = max((answering.term_coverage(q, h.passage.text + h.article.title) for h in hits), default=0.0)
+        cov = max(
+            (answering.term_coverage(q, h.passage.text + h.article.title) for h in hits),
+            default=0.0,
+        )
         rows.append((dense, cov))
     return np.array(rows)
 
@@ -75,7 +86,10 @@ def gate(feats: np.ndarray, min_dense: float) -> np.ndarray:
 
 
 def not_found_tradeoff(searcher: Searcher) -> dict[str, object]:
-    pos = [json.loads(line)["question"] for line in (DATA / "seed_questions.jsonl").open(encoding="utf-8")]
+    pos = [
+        json.loads(line)["question"]
+        for line in (DATA / "seed_questions.jsonl").open(encoding="utf-8")
+    ]
     neg_rows = [json.loads(line) for line in (DATA / "unanswerable.jsonl").open(encoding="utf-8")]
     neg = [r["question"] for r in neg_rows]
     fp, fn = gate_features(searcher, pos), gate_features(searcher, neg)
@@ -96,7 +110,9 @@ def not_found_tradeoff(searcher: Searcher) -> dict[str, object]:
             "unanswerable_refused": float((~gate(fn, answering.MIN_DENSE)).mean()),
         },
         "sweep": sweep,
-        "refused_questions": [q for q, ok in zip(neg, gate(fn, answering.MIN_DENSE), strict=True) if not ok],
+        "refused_questions": [
+            q for q, ok in zip(neg, gate(fn, answering.MIN_DENSE), strict=True) if not ok
+        ],
     }
 
 
@@ -108,9 +124,24 @@ def plot_tradeoff(result: dict, path: Path) -> None:
 
     xs = [r["min_dense"] for r in result["sweep"]]
     fig, ax = plt.subplots(figsize=(6, 4), dpi=120)
-    ax.plot(xs, [r["answerable_answered"] for r in result["sweep"]], marker="o", label="answerable questions answered")
-    ax.plot(xs, [r["unanswerable_refused"] for r in result["sweep"]], marker="s", label="unanswerable questions refused")
-    ax.axvline(answering.MIN_DENSE, color="grey", linestyle="--", label=f"default MIN_DENSE={answering.MIN_DENSE}")
+    ax.plot(
+        xs,
+        [r["answerable_answered"] for r in result["sweep"]],
+        marker="o",
+        label="answerable questions answered",
+    )
+    ax.plot(
+        xs,
+        [r["unanswerable_refused"] for r in result["sweep"]],
+        marker="s",
+        label="unanswerable questions refused",
+    )
+    ax.axvline(
+        answering.MIN_DENSE,
+        color="grey",
+        linestyle="--",
+        label=f"default MIN_DENSE={answering.MIN_DENSE}",
+    )
     ax.set_xlabel("dense-score threshold (other gate terms fixed)")
     ax.set_ylabel("share")
     ax.set_ylim(0, 1.05)
@@ -129,14 +160,20 @@ def main() -> None:
     scripts = script_matrix(emb)
     searcher = Searcher.open(settings.index_dir, emb)
     tradeoff = not_found_tradeoff(searcher)
-    (OUT / "scripts.json").write_text(json.dumps(scripts, ensure_ascii=False, indent=2), encoding="utf-8")
-    (OUT / "not_found.json").write_text(json.dumps(tradeoff, ensure_ascii=False, indent=2), encoding="utf-8")
+    (OUT / "scripts.json").write_text(
+        json.dumps(scripts, ensure_ascii=False, indent=2), encoding="utf-8"
+    )
+    (OUT / "not_found.json").write_text(
+        json.dumps(tradeoff, ensure_ascii=False, indent=2), encoding="utf-8"
+    )
     plot_tradeoff(tradeoff, OUT / "not_found.png")
     print("| questions / corpus | R@1 | MRR@10 | answer in top-3 |\n| --- | --- | --- | --- |")
     for name, m in scripts.items():
         print(f"| {name} | {m['recall@1']:.3f} | {m['mrr@10']:.3f} | {m['answer_in_top3']:.3f} |")
     d = tradeoff["at_default"]
-    print(f"\nnot-found gate at defaults: answerable answered {d['answerable_answered']:.3f}, unanswerable refused {d['unanswerable_refused']:.3f}")
+    print(
+        f"\nnot-found gate at defaults: answerable answered {d['answerable_answered']:.3f}, unanswerable refused {d['unanswerable_refused']:.3f}"
+    )
 
 
 if __name__ == "__main__":

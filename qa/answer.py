@@ -19,6 +19,8 @@ MAX_SENTENCES = 3
 MAX_ANSWER_CHARS = 220
 # A further sentence joins the answer when it scores within this margin of the best one.
 KEEP_MARGIN = 0.06
+# Sentences scored with the embedding model per answer (the rest are ruled out by cheap scores).
+ENCODE_CANDIDATES = 8
 # How many messages of a conversation are considered (the bound on history).
 HISTORY_MESSAGES = 6
 
@@ -39,7 +41,9 @@ class Message:
     content: str
 
 
-_FOLLOW_UP = re.compile(r"^(那|那么|还有|另外|此外|它|它们|他|她|他们|她们|其|该|这个|这些|那个|那些|这|此外|再|又|呢)")
+_FOLLOW_UP = re.compile(
+    r"^(那|那么|还有|另外|此外|它|它们|他|她|他们|她们|其|该|这个|这些|那个|那些|这|此外|再|又|呢)"
+)
 
 
 def retrieval_query(messages: Sequence[Message]) -> tuple[str, str]:
@@ -102,7 +106,9 @@ def _candidates(hits: Sequence[Hit]) -> list[_Sentence]:
     return out
 
 
-_WANTS_NUMBER = re.compile(r"多少|几|多大|多长|多高|多远|多久|比例|百分之|率|数量|人数|金额|价格|价钱|租金|房租|费用|第几")
+_WANTS_NUMBER = re.compile(
+    r"多少|几|多大|多长|多高|多远|多久|比例|百分之|率|数量|人数|金额|价格|价钱|租金|房租|费用|第几"
+)
 _WANTS_TIME = re.compile(r"什么时候|何时|哪天|哪一天|哪年|日期|时间")
 _HAS_NUMBER = re.compile(r"\d|[一二三四五六七八九十百千万两]+[个名人家项次件户场年月日元]")
 _HAS_DATE = re.compile(r"\d+月\d+日|\d{4}年|今年|去年|近日|日前")
@@ -117,7 +123,9 @@ def answer_type_bonus(question: str, sentence: str) -> float:
     return 0.0
 
 
-def compose(question: str, hits: list[Hit], searcher: Searcher, query_vector: np.ndarray | None = None) -> Answer:
+def compose(
+    question: str, hits: list[Hit], searcher: Searcher, query_vector: np.ndarray | None = None
+) -> Answer:
     """Pick the sentences that best answer the question and quote them with [n] markers."""
     if not is_relevant(question, hits):
         return Answer(NOT_FOUND, False, [], question)
@@ -125,12 +133,18 @@ def compose(question: str, hits: list[Hit], searcher: Searcher, query_vector: np
     if not cands:
         return Answer(NOT_FOUND, False, [], question)
     qv = searcher.encode_query(question) if query_vector is None else query_vector
-    vecs = searcher.embedder.encode_queries([c.text for c in cands])
-    sims = vecs @ qv
+    # Cheap scores first (shared words, answer type, passage rank); only the best few sentences
+    # go through the encoder, which dominates the cost of composing an answer.
+    for c in cands:
+        c.score = (
+            0.6 * term_coverage(question, c.text)
+            + answer_type_bonus(question, c.text)
+            - 0.08 * c.hit
+        )
+    cands = sorted(cands, key=lambda c: -c.score)[:ENCODE_CANDIDATES]
+    sims = searcher.embedder.encode_queries([c.text for c in cands]) @ qv
     for c, sim in zip(cands, sims, strict=True):
-        # Meaning, shared content words, the kind of answer asked for, and a small preference
-        # for better-ranked passages.
-        c.score = float(sim) + 0.6 * term_coverage(question, c.text) + answer_type_bonus(question, c.text) - 0.08 * c.hit
+        c.score += float(sim)
     ranked = sorted(cands, key=lambda c: -c.score)
     best = ranked[0]
     chosen = [best]
@@ -155,11 +169,11 @@ def compose(question: str, hits: list[Hit], searcher: Searcher, query_vector: np
 
 
 def answer_messages(searcher: Searcher, messages: Sequence[Message], top_k: int = 3) -> Answer:
+    """Answer the last user message, retrieving with the conversation in mind."""
     question, query = retrieval_query(messages)
-    hits = searcher.search(query, top_k=top_k)
-    qv = searcher.encode_query(question) if query != question else None
-    answer = compose(question if query == question else query, hits, searcher, qv)
-    return answer
+    qv = searcher.encode_query(query)  # encoded once, for retrieval and sentence scoring
+    hits = searcher.search(query, top_k=top_k, query_vector=qv)
+    return compose(query, hits, searcher, qv)
 
 
 def markdown(answer: Answer) -> str:
@@ -170,5 +184,7 @@ def markdown(answer: Answer) -> str:
     for n, hit in enumerate(answer.citations, 1):
         a = hit.article
         byline = f"，{a.byline}" if a.byline else ""
-        lines.append(f"{n}. 《{a.title}》{byline}（{a.source}，第 {hit.passage.start}–{hit.passage.end} 字）")
+        lines.append(
+            f"{n}. 《{a.title}》{byline}（{a.source}，第 {hit.passage.start}–{hit.passage.end} 字）"
+        )
     return "\n".join(lines)

@@ -120,10 +120,18 @@ def _pieces(text: str, size: int = 12) -> list[str]:
     return out
 
 
-def create_app(settings: Settings | None = None, searcher: Searcher | None = None, loader: Callable[[], Searcher] | None = None) -> FastAPI:
+def create_app(
+    settings: Settings | None = None,
+    searcher: Searcher | None = None,
+    loader: Callable[[], Searcher] | None = None,
+) -> FastAPI:
     """Assemble the app. Give a ready Searcher (tests) or a loader called at start-up."""
     settings = settings or Settings.from_env()
-    app = FastAPI(title="新闻问答 QA", version="0.1.0", description="Chinese question answering over news articles with cited extractive answers.")
+    app = FastAPI(
+        title="新闻问答 QA",
+        version="0.1.0",
+        description="Chinese question answering over news articles with cited extractive answers.",
+    )
     app.state.searcher = searcher
     app.state.settings = settings
     limiter = anyio.CapacityLimiter(2)  # two cores: at most two encodings at once
@@ -134,13 +142,20 @@ def create_app(settings: Settings | None = None, searcher: Searcher | None = Non
             app.state.searcher = await anyio.to_thread.run_sync(loader)
 
     if settings.cors_origins:
-        app.add_middleware(CORSMiddleware, allow_origins=list(settings.cors_origins), allow_methods=["GET", "POST"], allow_headers=["Authorization", "Content-Type"])
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=list(settings.cors_origins),
+            allow_methods=["GET", "POST"],
+            allow_headers=["Authorization", "Content-Type"],
+        )
 
     @app.middleware("http")
     async def limit_body(request: Request, call_next):  # type: ignore[no-untyped-def]
         length = request.headers.get("content-length")
         if length and length.isdigit() and int(length) > settings.max_body_bytes:
-            return JSONResponse({"detail": f"request body over {settings.max_body_bytes} bytes"}, status_code=413)
+            return JSONResponse(
+                {"detail": f"request body over {settings.max_body_bytes} bytes"}, status_code=413
+            )
         return await call_next(request)
 
     def get_searcher(request: Request) -> Searcher:
@@ -160,7 +175,9 @@ def create_app(settings: Settings | None = None, searcher: Searcher | None = Non
         for k in keys:
             ok |= hmac.compare_digest(token.encode(), k.encode())
         if not ok:
-            raise HTTPException(401, "missing or invalid API key", headers={"WWW-Authenticate": "Bearer"})
+            raise HTTPException(
+                401, "missing or invalid API key", headers={"WWW-Authenticate": "Bearer"}
+            )
 
     SearcherDep = Annotated[Searcher, Depends(get_searcher)]
     guarded = [Depends(require_key)]
@@ -177,7 +194,13 @@ def create_app(settings: Settings | None = None, searcher: Searcher | None = Non
         for e in errors[:5]:
             where = ".".join(str(x) for x in e.get("loc", ()) if x != "body")
             parts.append(f"{where}: {e.get('msg')}" if where else str(e.get("msg")))
-        return JSONResponse({"detail": "; ".join(parts) or "invalid request", "errors": json.loads(json.dumps(errors, default=str))}, status_code=422)
+        return JSONResponse(
+            {
+                "detail": "; ".join(parts) or "invalid request",
+                "errors": json.loads(json.dumps(errors, default=str)),
+            },
+            status_code=422,
+        )
 
     async def run(fn: Callable[..., Any], *args: Any) -> Any:
         return await anyio.to_thread.run_sync(fn, *args, limiter=limiter)
@@ -193,7 +216,11 @@ def create_app(settings: Settings | None = None, searcher: Searcher | None = Non
     @app.post("/api/search", dependencies=guarded)
     async def search(req: SearchRequest, searcher: SearcherDep) -> dict[str, Any]:
         """The best passages for a query, with their dense, BM25 and fused scores."""
-        hits = await run(lambda: searcher.search(req.query, req.top_k, sources=req.sources, article_ids=req.article_ids))
+        hits = await run(
+            lambda: searcher.search(
+                req.query, req.top_k, sources=req.sources, article_ids=req.article_ids
+            )
+        )
         return {"query": req.query, "results": [h.to_dict() for h in hits]}
 
     async def _answer(searcher: Searcher, msgs: list[answering.Message], top_k: int) -> Answer:
@@ -216,13 +243,19 @@ def create_app(settings: Settings | None = None, searcher: Searcher | None = Non
                 yield _sse({"type": "delta", "text": piece})
             yield _sse({"type": "done", **ans.to_dict()})
 
-        return StreamingResponse(events(), media_type="text/event-stream", headers={"Cache-Control": "no-cache"})
+        return StreamingResponse(
+            events(), media_type="text/event-stream", headers={"Cache-Control": "no-cache"}
+        )
 
     @app.get("/api/articles/{article_id}", dependencies=guarded)
     async def article(article_id: str, searcher: SearcherDep) -> dict[str, Any]:
         """A whole article by id."""
         a = searcher.article(article_id)
-        return {k: v for k, v in a.to_dict().items() if k in ("id", "title", "subtitle", "byline", "source", "kind", "text", "url", "date")}
+        return {
+            k: v
+            for k, v in a.to_dict().items()
+            if k in ("id", "title", "subtitle", "byline", "source", "kind", "text", "url", "date")
+        }
 
     @app.get("/api/examples")
     async def examples() -> dict[str, list[str]]:
@@ -232,7 +265,10 @@ def create_app(settings: Settings | None = None, searcher: Searcher | None = Non
     @app.get("/v1/models", dependencies=guarded)
     async def models() -> dict[str, Any]:
         """OpenAI-compatible model list."""
-        return {"object": "list", "data": [{"id": "qa", "object": "model", "created": 0, "owned_by": "qa"}]}
+        return {
+            "object": "list",
+            "data": [{"id": "qa", "object": "model", "created": 0, "owned_by": "qa"}],
+        }
 
     @app.post("/v1/chat/completions", dependencies=guarded)
     async def completions(req: CompletionRequest, searcher: SearcherDep) -> Any:
@@ -248,14 +284,34 @@ def create_app(settings: Settings | None = None, searcher: Searcher | None = Non
                 "object": "chat.completion",
                 "created": created,
                 "model": req.model,
-                "choices": [{"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": "stop", "logprobs": None}],
-                "usage": {"prompt_tokens": sum(len(m.content) for m in msgs), "completion_tokens": len(content), "total_tokens": sum(len(m.content) for m in msgs) + len(content)},
+                "choices": [
+                    {
+                        "index": 0,
+                        "message": {"role": "assistant", "content": content},
+                        "finish_reason": "stop",
+                        "logprobs": None,
+                    }
+                ],
+                "usage": {
+                    "prompt_tokens": sum(len(m.content) for m in msgs),
+                    "completion_tokens": len(content),
+                    "total_tokens": sum(len(m.content) for m in msgs) + len(content),
+                },
                 "citations": ans.to_dict()["citations"],
                 "found": ans.found,
             }
 
         def chunk(delta: dict[str, Any], finish: str | None = None, **extra: Any) -> str:
-            body = {"id": cid, "object": "chat.completion.chunk", "created": created, "model": req.model, "choices": [{"index": 0, "delta": delta, "finish_reason": finish, "logprobs": None}], **extra}
+            body = {
+                "id": cid,
+                "object": "chat.completion.chunk",
+                "created": created,
+                "model": req.model,
+                "choices": [
+                    {"index": 0, "delta": delta, "finish_reason": finish, "logprobs": None}
+                ],
+                **extra,
+            }
             return _sse(body)
 
         async def events() -> AsyncIterator[str]:
@@ -271,7 +327,9 @@ def create_app(settings: Settings | None = None, searcher: Searcher | None = Non
             yield chunk({}, "stop", citations=ans.to_dict()["citations"], found=ans.found)
             yield "data: [DONE]\n\n"
 
-        return StreamingResponse(events(), media_type="text/event-stream", headers={"Cache-Control": "no-cache"})
+        return StreamingResponse(
+            events(), media_type="text/event-stream", headers={"Cache-Control": "no-cache"}
+        )
 
     if (WEB / "index.html").exists():
         app.mount("/static", StaticFiles(directory=WEB), name="static")
@@ -293,7 +351,15 @@ def app_from_env() -> FastAPI:
     def load() -> Searcher:
         from qa.embed import SentenceTransformerEmbedder
 
-        emb = SentenceTransformerEmbedder(settings.model, settings.query_prefix or None, settings.passage_prefix or None)
-        return Searcher.open(settings.index_dir, emb, dense_weight=settings.dense_weight, lexical_weight=settings.lexical_weight, fusion=settings.fusion)
+        emb = SentenceTransformerEmbedder(
+            settings.model, settings.query_prefix or None, settings.passage_prefix or None
+        )
+        return Searcher.open(
+            settings.index_dir,
+            emb,
+            dense_weight=settings.dense_weight,
+            lexical_weight=settings.lexical_weight,
+            fusion=settings.fusion,
+        )
 
     return create_app(settings, loader=load)

@@ -141,7 +141,11 @@ def _searcher(s: Settings):  # noqa: ANN202
     from qa.search import Searcher
 
     return Searcher.open(
-        s.index_dir, _embedder(s), dense_weight=s.dense_weight, lexical_weight=s.lexical_weight, fusion=s.fusion
+        s.index_dir,
+        _embedder(s),
+        dense_weight=s.dense_weight,
+        lexical_weight=s.lexical_weight,
+        fusion=s.fusion,
     )
 
 
@@ -185,13 +189,32 @@ def cmd_eval(args: argparse.Namespace) -> int:
         # A separate index per data set and model, so a re-run reuses every embedding.
         safe_model = "".join(c if c.isalnum() else "_" for c in s.model)
         index_dir = s.index_dir.parent / "eval" / f"{path.stem}-{safe_model}"
-        report = build(articles, index_dir, embedder, prune=True, passage_min=s.passage_min, passage_max=s.passage_max)
+        report = build(
+            articles,
+            index_dir,
+            embedder,
+            prune=True,
+            passage_min=s.passage_min,
+            passage_max=s.passage_max,
+        )
         print(report.summary(), file=sys.stderr)
-        searcher = Searcher.open(index_dir, embedder, dense_weight=s.dense_weight, lexical_weight=s.lexical_weight, fusion=s.fusion)
+        searcher = Searcher.open(
+            index_dir,
+            embedder,
+            dense_weight=s.dense_weight,
+            lexical_weight=s.lexical_weight,
+            fusion=s.fusion,
+        )
         name = path.name
     else:
         questions = evaluate.load_questions(Path(args.questions))
-        searcher = Searcher.open(s.index_dir, embedder, dense_weight=s.dense_weight, lexical_weight=s.lexical_weight, fusion=s.fusion)
+        searcher = Searcher.open(
+            s.index_dir,
+            embedder,
+            dense_weight=s.dense_weight,
+            lexical_weight=s.lexical_weight,
+            fusion=s.fusion,
+        )
         name = Path(args.questions).name
     if args.limit:
         questions = questions[: args.limit]
@@ -200,13 +223,21 @@ def cmd_eval(args: argparse.Namespace) -> int:
         result = evaluate.evaluate(searcher, questions, modes=modes, progress=bar.update)
     result["data"] = name
     if args.out:
-        Path(args.out).write_text(json.dumps(result, ensure_ascii=False, indent=2), encoding="utf-8")
+        Path(args.out).write_text(
+            json.dumps(result, ensure_ascii=False, indent=2), encoding="utf-8"
+        )
     if args.plot:
-        evaluate.plot(result, Path(args.plot), f"{name}: {len(questions)} questions, {result['passages']} passages")
+        evaluate.plot(
+            result,
+            Path(args.plot),
+            f"{name}: {len(questions)} questions, {result['passages']} passages",
+        )
     if args.json:
         _print_json(result)
     else:
-        print(f"{name}: {result['questions']} questions over {result['articles']} articles / {result['passages']} passages, model {result['model']}")
+        print(
+            f"{name}: {result['questions']} questions over {result['articles']} articles / {result['passages']} passages, model {result['model']}"
+        )
         print(evaluate.summary_table(result))
     return 0
 
@@ -231,8 +262,13 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     s = _settings(args)
     searcher = _searcher(s)  # load before listening: a missing index fails here, clearly
-    print(f"serving {searcher.stats()['articles']} articles on http://{args.host}:{args.port}", file=sys.stderr)
-    uvicorn.run(create_app(s, searcher=searcher), host=args.host, port=args.port, log_level="warning")
+    print(
+        f"serving {searcher.stats()['articles']} articles on http://{args.host}:{args.port}",
+        file=sys.stderr,
+    )
+    uvicorn.run(
+        create_app(s, searcher=searcher), host=args.host, port=args.port, log_level="warning"
+    )
     return 0
 
 
@@ -315,7 +351,9 @@ def build_parser() -> argparse.ArgumentParser:
     sv.set_defaults(func=cmd_serve)
 
     ev = sub.add_parser("eval", help="retrieval quality: recall@k, MRR@10, answer-in-passage rates")
-    ev.add_argument("questions", nargs="?", help="questions JSONL (question, article_title|article_id, answer)")
+    ev.add_argument(
+        "questions", nargs="?", help="questions JSONL (question, article_title|article_id, answer)"
+    )
     ev.add_argument("--squad", help="SQuAD-style JSON: each paragraph indexed as one article")
     ev.add_argument("--modes", default="fused,dense,lexical")
     ev.add_argument("--plot", help="write recall@k curves to this PNG")

@@ -37,7 +37,14 @@ def load_questions(path: Path) -> list[Question]:
                 continue
             try:
                 obj = json.loads(line)
-                out.append(Question(obj["question"], obj.get("answer", ""), obj.get("article_id"), obj.get("article_title")))
+                out.append(
+                    Question(
+                        obj["question"],
+                        obj.get("answer", ""),
+                        obj.get("article_id"),
+                        obj.get("article_title"),
+                    )
+                )
             except (json.JSONDecodeError, KeyError, TypeError) as e:
                 raise QAError(f"{path}:{n}: not a question line ({e})") from None
             if not (out[-1].article_id or out[-1].article_title):
@@ -54,7 +61,11 @@ def load_squad(path: Path) -> tuple[list[Article], list[Question]]:
     for doc in data["data"]:
         for para in doc["paragraphs"]:
             aid = str(para.get("id") or f"{doc.get('id', 'doc')}-{len(articles)}")
-            articles.append(Article(id=aid, title=doc.get("title") or aid, text=para["context"], source=path.name))
+            articles.append(
+                Article(
+                    id=aid, title=doc.get("title") or aid, text=para["context"], source=path.name
+                )
+            )
             for qa in para["qas"]:
                 answers = qa.get("answers") or [{"text": ""}]
                 questions.append(Question(qa["question"], answers[0]["text"], article_id=aid))
@@ -85,11 +96,15 @@ def evaluate(
         titles.setdefault(a.title, []).append(a.id)
     unknown = [q for q in questions if not _gold(q, titles)]
     if unknown:
-        raise QAError(f"{len(unknown)} questions name an article not in the index, e.g. {unknown[0].article_title or unknown[0].article_id!r}")
+        raise QAError(
+            f"{len(unknown)} questions name an article not in the index, e.g. {unknown[0].article_title or unknown[0].article_id!r}"
+        )
     started = time.perf_counter()
     vectors = searcher.embedder.encode_queries([q.question for q in questions])
     results: dict[str, Any] = {}
-    per_mode: dict[str, dict[str, list[float]]] = {m: {"rank": [], "a1": [], "a3": []} for m in modes}
+    per_mode: dict[str, dict[str, list[float]]] = {
+        m: {"rank": [], "a1": [], "a3": []} for m in modes
+    }
     failures: dict[str, list[dict[str, Any]]] = {m: [] for m in modes}
     for i, q in enumerate(questions):
         gold = _gold(q, titles)
@@ -105,7 +120,14 @@ def evaluate(
             per_mode[mode]["a1"].append(in1)
             per_mode[mode]["a3"].append(in3)
             if rank != 1 and len(failures[mode]) < 50:
-                failures[mode].append({"question": q.question, "gold": sorted(gold)[:3], "got": ranking[:3], "rank": rank})
+                failures[mode].append(
+                    {
+                        "question": q.question,
+                        "gold": sorted(gold)[:3],
+                        "got": ranking[:3],
+                        "rank": rank,
+                    }
+                )
         if progress:
             progress(1)
     for mode, m in per_mode.items():
@@ -138,7 +160,12 @@ def plot(report: dict[str, Any], path: Path, title: str) -> None:
     fig, ax = plt.subplots(figsize=(6, 4), dpi=120)
     labels = {"fused": "fused (RRF)", "dense": "dense (FAISS)", "lexical": "BM25 (jieba)"}
     for mode, m in report["modes"].items():
-        ax.plot(range(1, 11), m["recall_curve"], marker="o", label=f"{labels.get(mode, mode)}  R@1={m['recall@1']:.3f}")
+        ax.plot(
+            range(1, 11),
+            m["recall_curve"],
+            marker="o",
+            label=f"{labels.get(mode, mode)}  R@1={m['recall@1']:.3f}",
+        )
     ax.set_xlabel("k (articles)")
     ax.set_ylabel("recall@k")
     ax.set_title(title)
@@ -152,7 +179,10 @@ def plot(report: dict[str, Any], path: Path, title: str) -> None:
 
 
 def summary_table(report: dict[str, Any]) -> str:
-    rows = ["| mode | R@1 | R@3 | R@5 | R@10 | MRR@10 | answer in top-1 | answer in top-3 |", "| --- | --- | --- | --- | --- | --- | --- | --- |"]
+    rows = [
+        "| mode | R@1 | R@3 | R@5 | R@10 | MRR@10 | answer in top-1 | answer in top-3 |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
     for mode, m in report["modes"].items():
         rows.append(
             f"| {mode} | {m['recall@1']:.3f} | {m['recall@3']:.3f} | {m['recall@5']:.3f} | {m['recall@10']:.3f} "

@@ -43,7 +43,9 @@ def reciprocal_rank_fusion(
     return dict(fused)
 
 
-def score_fusion(dense: np.ndarray, lexical: np.ndarray, dense_weight: float = 1.0, lexical_weight: float = 1.0) -> np.ndarray:
+def score_fusion(
+    dense: np.ndarray, lexical: np.ndarray, dense_weight: float = 1.0, lexical_weight: float = 1.0
+) -> np.ndarray:
     """Convex combination of normalized scores over one candidate set (the default fusion).
 
     Cosine similarities are min-max scaled within the candidates (m3e's cosines crowd into a narrow
@@ -87,7 +89,9 @@ class Searcher:
         if fusion not in FUSIONS:
             raise ValueError(f"fusion must be one of {', '.join(FUSIONS)}, got {fusion!r}")
         if dense_weight < 0 or lexical_weight < 0 or dense_weight + lexical_weight <= 0:
-            raise ValueError(f"fusion weights must be >= 0 and not both 0, got {dense_weight} and {lexical_weight}")
+            raise ValueError(
+                f"fusion weights must be >= 0 and not both 0, got {dense_weight} and {lexical_weight}"
+            )
         self.fusion = fusion
         self.embedder = embedder
         self.dense_weight = dense_weight
@@ -216,13 +220,19 @@ class Searcher:
         elif mode == "lexical":
             ranked = [(i, float(all_bm25[i])) for i in lexical_ids]  # type: ignore[index]
         elif self.fusion == "rrf":
-            fused = reciprocal_rank_fusion([(dense_ids, self.dense_weight), (lexical_ids, self.lexical_weight)])
+            fused = reciprocal_rank_fusion(
+                [(dense_ids, self.dense_weight), (lexical_ids, self.lexical_weight)]
+            )
             ranked = sorted(fused.items(), key=lambda kv: -kv[1])
         else:
             cand = np.array(list(dict.fromkeys(dense_ids + lexical_ids)), dtype=np.int64)
             for row in cand:
-                if int(row) not in dense_scores:  # lexical-only candidates: cosine from the stored vectors
-                    dense_scores[int(row)] = float(np.asarray(index.vectors[row], dtype=np.float32) @ qv)
+                if (
+                    int(row) not in dense_scores
+                ):  # lexical-only candidates: cosine from the stored vectors
+                    dense_scores[int(row)] = float(
+                        np.asarray(index.vectors[row], dtype=np.float32) @ qv
+                    )
             combined = score_fusion(
                 np.array([dense_scores[int(r)] for r in cand]),
                 all_bm25[cand],  # type: ignore[index]
