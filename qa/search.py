@@ -225,17 +225,17 @@ class Searcher:
             )
             ranked = sorted(fused.items(), key=lambda kv: -kv[1])
         else:
+            assert qv is not None and all_bm25 is not None
             cand = np.array(list(dict.fromkeys(dense_ids + lexical_ids)), dtype=np.int64)
+            # Lexical-only candidates get their cosine from the stored vectors.
             for row in cand:
-                if (
-                    int(row) not in dense_scores
-                ):  # lexical-only candidates: cosine from the stored vectors
+                if int(row) not in dense_scores:
                     dense_scores[int(row)] = float(
                         np.asarray(index.vectors[row], dtype=np.float32) @ qv
                     )
             combined = score_fusion(
                 np.array([dense_scores[int(r)] for r in cand]),
-                all_bm25[cand],  # type: ignore[index]
+                all_bm25[cand],
                 self.dense_weight,
                 self.lexical_weight,
             )
