@@ -6,8 +6,10 @@ not block the event loop), and map domain errors to HTTP here and nowhere else.
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import json
+import logging
 import re
 import secrets
 import time
@@ -28,6 +30,7 @@ from qa.errors import BadRequest, IndexError_, NotFound, QAError
 from qa.models import Answer
 from qa.search import MAX_TOP_K, Searcher
 
+log = logging.getLogger(__name__)
 WEB = ROOT / "web"
 EXAMPLES = [
     "武乡县解决了多少件信访问题？",
@@ -120,6 +123,89 @@ def _pieces(text: str, size: int = 12) -> list[str]:
     return out
 
 
+class BodyLimit:
+    """Refuse request bodies over max_bytes with 413, whether or not Content-Length is sent."""
+
+    def __init__(self, app: Any, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = dict(scope.get("headers") or [])
+        length = headers.get(b"content-length", b"")
+        if length.isdigit() and int(length) > self.max_bytes:
+            await self._refuse(send)
+            return
+        seen = 0
+
+        async def limited() -> Any:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.max_bytes:
+                    raise _TooLarge
+            return message
+
+        try:
+            await self.app(scope, limited, send)
+        except _TooLarge:
+            await self._refuse(send)
+
+    async def _refuse(self, send: Any) -> None:
+        body = json.dumps({"detail": f"request body over {self.max_bytes} bytes"}).encode()
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 413,
+                "headers": [
+                    (b"content-type", b"application/json"),
+                    (b"content-length", str(len(body)).encode()),
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": body})
+
+
+class _TooLarge(Exception):
+    pass
+
+
+def get_searcher(request: Request) -> Searcher:
+    """The Searcher of the running app; tests swap it by building the app with their own."""
+    s = request.app.state.searcher
+    if s is None:
+        raise HTTPException(503, "the index is still loading; try again in a moment")
+    return s
+
+
+SearcherDep = Annotated[Searcher, Depends(get_searcher)]
+
+
+def require_key(request: Request) -> None:
+    """When QA_API_KEYS is set, a request needs `Authorization: Bearer <key>`."""
+    keys: tuple[str, ...] = request.app.state.settings.api_keys
+    if not keys:
+        return
+    check_key(request, keys)
+
+
+def check_key(request: Request, keys: tuple[str, ...]) -> None:
+    auth = request.headers.get("authorization", "")
+    token = auth[7:].strip() if auth.lower().startswith("bearer ") else ""
+    # compare_digest against every key: the time taken says nothing about the keys
+    ok = False
+    for k in keys:
+        ok |= hmac.compare_digest(token.encode(), k.encode())
+    if not ok:
+        raise HTTPException(
+            401, "missing or invalid API key", headers={"WWW-Authenticate": "Bearer"}
+        )
+
+
 def create_app(
     settings: Settings | None = None,
     searcher: Searcher | None = None,
@@ -140,6 +226,27 @@ def create_app(
     async def _load() -> None:
         if app.state.searcher is None and loader is not None:
             app.state.searcher = await anyio.to_thread.run_sync(loader)
+        if settings.reload_seconds > 0:
+            app.state.watcher = asyncio.get_running_loop().create_task(_watch())
+
+    async def _watch() -> None:
+        """Pick up a newly written index (its CURRENT pointer changed) without a restart:
+        requests already running finish on the old index, new ones get the new one."""
+        while True:
+            await asyncio.sleep(settings.reload_seconds)
+            searcher = app.state.searcher
+            if searcher is None:
+                continue
+            try:
+                await anyio.to_thread.run_sync(searcher.reload)
+            except QAError as e:  # a broken new index: keep serving the old one
+                log.warning("not reloading the index: %s", e)
+
+    @app.on_event("shutdown")
+    async def _stop() -> None:
+        task = getattr(app.state, "watcher", None)
+        if task is not None:
+            task.cancel()
 
     if settings.cors_origins:
         app.add_middleware(
@@ -149,37 +256,8 @@ def create_app(
             allow_headers=["Authorization", "Content-Type"],
         )
 
-    @app.middleware("http")
-    async def limit_body(request: Request, call_next):  # type: ignore[no-untyped-def]
-        length = request.headers.get("content-length")
-        if length and length.isdigit() and int(length) > settings.max_body_bytes:
-            return JSONResponse(
-                {"detail": f"request body over {settings.max_body_bytes} bytes"}, status_code=413
-            )
-        return await call_next(request)
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
 
-    def get_searcher(request: Request) -> Searcher:
-        s = request.app.state.searcher
-        if s is None:
-            raise HTTPException(503, "the index is still loading; try again in a moment")
-        return s
-
-    def require_key(request: Request) -> None:
-        keys = settings.api_keys
-        if not keys:
-            return
-        auth = request.headers.get("authorization", "")
-        token = auth[7:].strip() if auth.lower().startswith("bearer ") else ""
-        # compare_digest against every key: constant time whatever the key or the guess
-        ok = False
-        for k in keys:
-            ok |= hmac.compare_digest(token.encode(), k.encode())
-        if not ok:
-            raise HTTPException(
-                401, "missing or invalid API key", headers={"WWW-Authenticate": "Bearer"}
-            )
-
-    SearcherDep = Annotated[Searcher, Depends(get_searcher)]
     guarded = [Depends(require_key)]
 
     @app.exception_handler(QAError)
@@ -192,6 +270,9 @@ def create_app(
         errors = exc.errors()
         parts = []
         for e in errors[:5]:
+            if e.get("type") == "json_invalid":
+                parts.append("the body is not valid JSON")
+                continue
             where = ".".join(str(x) for x in e.get("loc", ()) if x != "body")
             parts.append(f"{where}: {e.get('msg')}" if where else str(e.get("msg")))
         return JSONResponse(
@@ -255,6 +336,19 @@ def create_app(
             k: v
             for k, v in a.to_dict().items()
             if k in ("id", "title", "subtitle", "byline", "source", "kind", "text", "url", "date")
+        }
+
+    @app.post("/admin/reload")
+    async def reload(request: Request, searcher: SearcherDep) -> dict[str, Any]:
+        """Serve the newest index now (always needs an API key; disabled when none is set)."""
+        if not settings.api_keys:
+            raise HTTPException(403, "admin operations are disabled: set QA_API_KEYS")
+        check_key(request, settings.api_keys)
+        changed = await anyio.to_thread.run_sync(searcher.reload)
+        return {
+            "reloaded": changed,
+            **searcher.stats(),
+            "version": str(searcher.index.path.name if searcher.index.path else ""),
         }
 
     @app.get("/api/examples")

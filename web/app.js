@@ -56,8 +56,28 @@ async function errorMessage(res) {
   return `服务器返回错误（HTTP ${res.status}）`;
 }
 
+// When the server sets QA_API_KEYS, /api needs `Authorization: Bearer <key>`: ask once per tab.
+function authHeaders() {
+  const key = sessionStorage.getItem("qa-api-key");
+  return key ? { Authorization: `Bearer ${key}` } : {};
+}
+
+function askForKey() {
+  const key = window.prompt("此服务需要 API 密钥，请输入：");
+  if (key && key.trim()) { sessionStorage.setItem("qa-api-key", key.trim()); return true; }
+  return false;
+}
+
+// fetch with the key; on 401 ask for a key once and try again.
+async function authFetch(url, options = {}) {
+  const send = () => fetch(url, { ...options, headers: { ...(options.headers || {}), ...authHeaders() } });
+  let res = await send();
+  if (res.status === 401 && askForKey()) res = await send();
+  return res;
+}
+
 async function getJSON(url) {
-  const res = await fetch(url, { headers: { Accept: "application/json" } });
+  const res = await authFetch(url, { headers: { Accept: "application/json" } });
   if (!res.ok) throw Object.assign(new Error(await errorMessage(res)), { status: res.status });
   return res.json();
 }
@@ -101,7 +121,7 @@ function parseSSEBlock(block) {
 
 // POST the conversation and call onEvent for each event; resolves when the stream ends.
 async function streamChat(messages, signal, onEvent) {
-  const res = await fetch("/api/chat", {
+  const res = await authFetch("/api/chat", {
     method: "POST",
     headers: { "Content-Type": "application/json", Accept: "text/event-stream" },
     body: JSON.stringify({ messages, top_k: TOP_K, stream: true }),
