@@ -124,10 +124,18 @@ def answer_type_bonus(question: str, sentence: str) -> float:
 
 
 def compose(
-    question: str, hits: list[Hit], searcher: Searcher, query_vector: np.ndarray | None = None
+    question: str,
+    hits: list[Hit],
+    searcher: Searcher,
+    query_vector: np.ndarray | None = None,
+    context: str | None = None,
 ) -> Answer:
-    """Pick the sentences that best answer the question and quote them with [n] markers."""
-    if not is_relevant(question, hits):
+    """Pick the sentences that best answer the question and quote them with [n] markers.
+
+    ``context`` is the query the hits were retrieved with when it differs from the question (a
+    follow-up plus the question before it); relevance is judged on it, sentences on the question.
+    """
+    if not is_relevant(context or question, hits):
         return Answer(NOT_FOUND, False, [], question)
     cands = _candidates(hits)
     if not cands:
@@ -173,7 +181,9 @@ def answer_messages(searcher: Searcher, messages: Sequence[Message], top_k: int 
     question, query = retrieval_query(messages)
     qv = searcher.encode_query(query)  # encoded once, for retrieval and sentence scoring
     hits = searcher.search(query, top_k=top_k, query_vector=qv)
-    return compose(query, hits, searcher, qv)
+    if query == question:
+        return compose(question, hits, searcher, qv)
+    return compose(question, hits, searcher, context=query)
 
 
 def markdown(answer: Answer) -> str:
