@@ -155,7 +155,7 @@ def plot_tradeoff(result: dict, path: Path) -> None:
 
 def main() -> None:
     settings = Settings.from_env()
-    emb = SentenceTransformerEmbedder(settings.model)
+    emb = SentenceTransformerEmbedder.from_settings(settings)
     OUT.mkdir(parents=True, exist_ok=True)
     scripts = script_matrix(emb)
     searcher = Searcher.open(settings.index_dir, emb)

@@ -25,7 +25,7 @@ import numpy as np
 
 from qa import store
 from qa.answer import Message, answer_messages, compose
-from qa.config import ROOT
+from qa.config import ROOT, Settings
 from qa.embed import SentenceTransformerEmbedder
 from qa.evaluate import load_squad
 from qa.indexer import build
@@ -182,7 +182,7 @@ def cold_start(index_dir: Path) -> dict[str, float]:
     code = (
         "import time,sys;t=time.perf_counter();from pathlib import Path;"
         "from qa.embed import SentenceTransformerEmbedder;from qa.search import Searcher;from qa.answer import Message,answer_messages;"
-        "e=SentenceTransformerEmbedder('m3e-small');t1=time.perf_counter();"
+        "from qa.config import Settings;e=SentenceTransformerEmbedder.from_settings(Settings.from_env());t1=time.perf_counter();"
         f"s=Searcher.open(Path({str(index_dir)!r}),e);t2=time.perf_counter();"
         "answer_messages(s,[Message('user','《战国无双3》是由哪两个公司合作开发的？')],3);t3=time.perf_counter();"
         "import resource;print(t1-t,t2-t1,t3-t2,resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)"
@@ -307,12 +307,20 @@ def main() -> None:
     ap.add_argument("--queries", type=int, default=200)
     ap.add_argument("--http-seconds", type=float, default=10)
     ap.add_argument("--skip-http", action="store_true")
+    ap.add_argument(
+        "--backend",
+        default=None,
+        choices=["torch", "onnx"],
+        help="encoder backend (default: QA_BACKEND)",
+    )
     args = ap.parse_args()
     if not CMRC.exists():
         sys.exit(f"{CMRC} is missing: the benchmark needs CMRC 2018 dev from ../shared/data")
     OUT.mkdir(parents=True, exist_ok=True)
-    emb = SentenceTransformerEmbedder("m3e-small")
-    results: dict[str, Any] = {"machine": machine()}
+    emb = SentenceTransformerEmbedder.from_settings(Settings.from_env(), backend=args.backend)
+    print(f"encoder backend: {emb.backend}", flush=True)
+    os.environ["QA_BACKEND"] = emb.backend  # the cold-start and HTTP processes use the same one
+    results: dict[str, Any] = {"machine": machine(), "backend": emb.backend}
     with tempfile.TemporaryDirectory(dir=os.environ.get("QA_BENCH_TMP")) as tmp:
         work = Path(tmp)
         print("indexing…", flush=True)

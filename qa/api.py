@@ -453,9 +453,7 @@ def app_from_env() -> FastAPI:
     def load() -> Searcher:
         from qa.embed import SentenceTransformerEmbedder
 
-        emb = SentenceTransformerEmbedder(
-            settings.model, settings.query_prefix or None, settings.passage_prefix or None
-        )
+        emb = SentenceTransformerEmbedder.from_settings(settings)
         return Searcher.open(
             settings.index_dir,
             emb,

@@ -36,11 +36,7 @@ def _settings(args: argparse.Namespace) -> Settings:
 def _embedder(s: Settings):  # noqa: ANN202 - returns the concrete embedder
     from qa.embed import SentenceTransformerEmbedder
 
-    return SentenceTransformerEmbedder(
-        s.model,
-        query_prefix=s.query_prefix or None,
-        passage_prefix=s.passage_prefix or None,
-    )
+    return SentenceTransformerEmbedder.from_settings(s)
 
 
 def _report_skipped(skipped: list) -> None:

@@ -27,6 +27,8 @@ class Settings:
     corpus: Path = ROOT / "seeds"
     index_dir: Path = ROOT / "embeddings" / "index"
     model: str = DEFAULT_MODEL
+    # "onnx" (ONNX Runtime, exported once into embeddings/onnx; falls back to PyTorch) or "torch".
+    backend: str = "onnx"
     query_prefix: str = ""
     passage_prefix: str = ""
     passage_min: int = 150
@@ -54,6 +56,7 @@ class Settings:
             corpus=Path(_env("CORPUS", str(d.corpus))),
             index_dir=Path(_env("INDEX_DIR", str(d.index_dir))),
             model=_env("EMBEDDING_MODEL", d.model),
+            backend=_env("BACKEND", d.backend),
             query_prefix=_env("QUERY_PREFIX", ""),
             passage_prefix=_env("PASSAGE_PREFIX", ""),
             passage_min=_int("PASSAGE_MIN", d.passage_min),

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 from collections.abc import Callable, Sequence
 from importlib import metadata
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
 from qa.errors import QAError
+
+log = logging.getLogger(__name__)
 
 # Prompts some models were trained with. e5 expects "query: " / "passage: "; bge-zh wants an
 # instruction in front of short queries only.
@@ -82,7 +85,11 @@ class SentenceTransformerEmbedder:
         passage_prefix: str | None = None,
         batch_size: int = 32,
         device: str = "cpu",
+        backend: str = "torch",
+        onnx_dir: Path | None = None,
     ) -> None:
+        if backend not in ("torch", "onnx"):
+            raise ValueError(f"backend must be torch or onnx, got {backend!r}")
         os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
         from sentence_transformers import SentenceTransformer
         from transformers.utils import logging as hf_logging
@@ -110,11 +117,40 @@ class SentenceTransformerEmbedder:
             raise QAError(f"model {model!r} does not report an embedding dimension")
         self.dim = int(dim)
         self.batch_size = batch_size
-        self._lock = (
-            threading.Lock()
-        )  # torch modules are not safe to call from many threads at once
+        # torch modules are not safe to call from many threads at once
+        self._lock = threading.Lock()
+        self._onnx: Any = None
+        self.backend = "torch"
+        if backend == "onnx":
+            try:
+                from qa.onnx import OnnxEncoder
+
+                self._onnx = OnnxEncoder(self._model, onnx_dir or Path("embeddings/onnx"), model)
+                self.backend = "onnx"
+            except Exception as e:  # export or runtime missing: PyTorch still works
+                log.warning(
+                    "ONNX backend unavailable for %s (%s: %s); using PyTorch",
+                    model,
+                    type(e).__name__,
+                    e,
+                )
+
+    @classmethod
+    def from_settings(
+        cls, settings: Any, backend: str | None = None
+    ) -> SentenceTransformerEmbedder:
+        """The embedder the settings describe (model, prompts, backend); ONNX files go beside the index."""
+        return cls(
+            settings.model,
+            query_prefix=settings.query_prefix or None,
+            passage_prefix=settings.passage_prefix or None,
+            backend=backend or settings.backend,
+            onnx_dir=Path(settings.index_dir).parent / "onnx",
+        )
 
     def _encode(self, texts: Sequence[str], batch_size: int) -> np.ndarray:
+        if self._onnx is not None:
+            return normalize(self._onnx.encode(texts, batch_size))
         with self._lock:
             out = self._model.encode(
                 list(texts),
