@@ -75,7 +75,7 @@ class DenseIndex:
             index.add_with_ids(vectors, ids)
         return cls(index, kind)
 
-    def set_search_effort(self, ef_search: int = 96, nprobe: int = 24) -> None:
+    def set_search_effort(self, ef_search: int = 128, nprobe: int = 32) -> None:
         """Recall/speed knobs of the approximate indexes (ignored by flat)."""
         self.ef_search, self.nprobe = ef_search, nprobe
         base = (

@@ -146,6 +146,8 @@ def read_file(
     if size > max_bytes:
         raise IngestError(f"{name}: {size} bytes is over the {max_bytes}-byte limit")
     text = decode(path.read_bytes(), name)
+    if not any(c.isalnum() for c in text):
+        raise IngestError(f"{name}: no words or numbers in the file, nothing to ingest")
     kind = fmt
     if kind == "auto":
         if path.suffix.lower() == ".jsonl":
