@@ -101,6 +101,22 @@ def searcher(index_dir: Path, embedder: FakeEmbedder) -> Searcher:
 @pytest.fixture(scope="session")
 def real_embedder():
     """The real default model (m3e-small), loaded once per session."""
+    from qa.config import Settings
     from qa.embed import SentenceTransformerEmbedder
 
-    return SentenceTransformerEmbedder("m3e-small")
+    return SentenceTransformerEmbedder.from_settings(Settings.from_env())
+
+
+@pytest.fixture(scope="session")
+def seed_index(tmp_path_factory, real_embedder) -> Path:
+    """The seed pages indexed with the real model, once per session."""
+    from qa.ingest import ingest
+
+    d = tmp_path_factory.mktemp("seed") / "index"
+    build(ingest([ROOT / "seeds"]).articles, d, real_embedder, progress=False)
+    return d
+
+
+@pytest.fixture(scope="session")
+def seed_searcher(seed_index: Path, real_embedder) -> Searcher:
+    return Searcher.open(seed_index, real_embedder)

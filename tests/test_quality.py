@@ -1,0 +1,73 @@
+"""The real model on the seed corpus: retrieval targets, answers, follow-ups, not-found."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from conftest import ROOT
+
+from qa.answer import NOT_FOUND, Message, answer_messages
+from qa.evaluate import evaluate, load_questions
+from qa.search import Searcher
+from qa.text import compact
+
+pytestmark = pytest.mark.model
+DATA = ROOT / "tests" / "data"
+
+
+def test_seed_retrieval_targets(seed_searcher: Searcher) -> None:
+    report = evaluate(seed_searcher, load_questions(DATA / "seed_questions.jsonl"), modes=["fused"])
+    fused = report["modes"]["fused"]
+    assert report["questions"] >= 50
+    assert fused["recall@1"] >= 0.90
+    assert fused["answer_in_top3"] >= 0.95
+
+
+def test_sample_questions_answered(seed_searcher: Searcher) -> None:
+    rows = (
+        [
+            json.loads(line)
+            for line in (ROOT.parent / "shared" / "data" / "seed_questions_sample.jsonl").open(
+                encoding="utf-8"
+            )
+        ]
+        if (ROOT.parent / "shared" / "data" / "seed_questions_sample.jsonl").exists()
+        else [json.loads(line) for line in (DATA / "seed_questions.jsonl").open(encoding="utf-8")][
+            :10
+        ]
+    )
+    answered = 0
+    for row in rows:
+        ans = answer_messages(seed_searcher, [Message("user", row["question"])])
+        assert ans.found, row["question"]
+        assert ans.citations[0].article.title == row["article_title"], row["question"]
+        answered += compact(row["answer"]) in compact(ans.text)
+        for hit in ans.citations:
+            for s, e in hit.highlights:
+                assert hit.passage.text[s:e] in ans.text
+    assert answered >= 0.7 * len(rows)
+
+
+def test_follow_up(seed_searcher: Searcher) -> None:
+    msgs = [
+        Message("user", "武乡县解决了多少件信访问题？"),
+        Message("assistant", "全县各级领导干部深入基层接待群众2353人次，解决信访问题375件。[1]"),
+        Message("user", "那走访了多少户？"),
+    ]
+    ans = answer_messages(seed_searcher, msgs)
+    assert ans.found and ans.citations[0].article.title == "“四步工作法”化解矛盾在基层"
+    assert "2150户" in ans.text
+
+
+@pytest.mark.parametrize(
+    "question", ["今天北京天气怎么样？", "怎么用Python写快速排序？", "推荐一部好看的科幻电影"]
+)
+def test_off_topic_not_found(seed_searcher: Searcher, question: str) -> None:
+    ans = answer_messages(seed_searcher, [Message("user", question)])
+    assert not ans.found and ans.text == NOT_FOUND and ans.citations == []
+
+
+def test_traditional_question(seed_searcher: Searcher) -> None:
+    ans = answer_messages(seed_searcher, [Message("user", "嘉禾縣的群眾滿意率是多少？")])
+    assert ans.found and "99.67%" in ans.text

@@ -1,0 +1,106 @@
+"""The chat page in a real browser (Debian's chromium driven by Playwright) against a live server."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+import uvicorn
+from conftest import ROOT
+
+from qa.api import create_app
+from qa.config import Settings
+from qa.search import Searcher
+
+CHROMIUM = Path("/usr/bin/chromium")
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.model,
+    pytest.mark.skipif(
+        not CHROMIUM.exists(),
+        reason="needs Debian's chromium at /usr/bin/chromium (apt-get install chromium)",
+    ),
+]
+
+
+@pytest.fixture(scope="module")
+def base_url(seed_searcher: Searcher) -> Iterator[str]:
+    app = create_app(Settings(reload_seconds=0), searcher=seed_searcher)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    url = f"http://127.0.0.1:{port}"
+    for _ in range(200):
+        try:
+            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+                break
+        except httpx.HTTPError:
+            time.sleep(0.05)
+    yield url
+    server.should_exit = True
+    thread.join(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(
+            executable_path=str(CHROMIUM),
+            headless=True,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+            ],
+        )
+        yield b
+        b.close()
+
+
+def test_ask_stream_cite_and_read(browser, base_url: str) -> None:
+    page = browser.new_page(viewport={"width": 1280, "height": 800})
+    page.goto(base_url)
+    page.fill("#question", "恩平篮球赛有多少家企业捐资？")
+    page.click("#send")
+    page.wait_for_selector(".msg.assistant[data-state=done]", timeout=60_000)
+    answer = page.inner_text(".msg.assistant .answer")
+    assert "102家企业" in answer
+    page.click("button.cite >> nth=0")
+    panel = page.locator("#source-panel")
+    panel.wait_for(state="visible", timeout=10_000)
+    marked = page.inner_text("#source-panel mark")
+    assert marked and marked[:10] in answer
+    assert "“工BA”撬动百万善款" in page.inner_text("#source-panel")
+    page.click("#read-article")
+    page.wait_for_selector("#source-panel .cited-span", timeout=10_000)
+    assert "近日，广东江门恩平市沙湖镇" in page.inner_text("#source-panel")
+    out = ROOT / "docs" / "screenshot.png"
+    out.parent.mkdir(exist_ok=True)
+    page.screenshot(path=str(out), full_page=False)
+    assert out.stat().st_size > 10_000
+    page.close()
+
+
+def test_phone_width_and_example_chip(browser, base_url: str) -> None:
+    page = browser.new_page(viewport={"width": 375, "height": 740})
+    page.goto(base_url)
+    page.wait_for_selector(".example", timeout=10_000)
+    assert page.evaluate("document.documentElement.scrollWidth") <= 375
+    page.click(".example >> nth=0")
+    page.wait_for_selector(
+        ".msg.assistant[data-state=done], .msg.assistant[data-state=not-found]", timeout=60_000
+    )
+    assert page.inner_text(".msg.assistant .answer").strip()
+    assert page.evaluate("document.documentElement.scrollWidth") <= 375
+    page.close()
