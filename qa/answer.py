@@ -123,6 +123,18 @@ def answer_type_bonus(question: str, sentence: str) -> float:
     return 0.0
 
 
+_ASKS_BYLINE = re.compile(r"谁拍|摄影|拍摄者|作者|记者是谁|谁写|署名|通讯员是谁")
+
+
+def _byline_answer(question: str, hits: list[Hit]) -> Answer | None:
+    """Who took the photo / who wrote it: quote the top article's byline, which is not passage text."""
+    if not hits or not _ASKS_BYLINE.search(question) or not hits[0].article.byline:
+        return None
+    top = hits[0]
+    top.highlights = []
+    return Answer(f"《{top.article.title}》署名：{top.article.byline}[1]", True, [top], question)
+
+
 def compose(
     question: str,
     hits: list[Hit],
@@ -137,6 +149,9 @@ def compose(
     """
     if not is_relevant(context or question, hits):
         return Answer(NOT_FOUND, False, [], question)
+    byline = _byline_answer(question, hits)
+    if byline is not None:
+        return byline
     cands = _candidates(hits)
     if not cands:
         return Answer(NOT_FOUND, False, [], question)
