@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
-from collections.abc import Callable, Sequence
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
 import pytest
+import uvicorn
 
 from qa.indexer import build
 from qa.models import Article, stable_id
@@ -120,3 +125,23 @@ def seed_index(tmp_path_factory, real_embedder) -> Path:
 @pytest.fixture(scope="session")
 def seed_searcher(seed_index: Path, real_embedder) -> Searcher:
     return Searcher.open(seed_index, real_embedder)
+
+
+@contextlib.contextmanager
+def serve(app) -> Iterator[str]:
+    """Run an app with uvicorn on a free 127.0.0.1 port in a thread; yields its base URL."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and not server.started:
+        time.sleep(0.05)
+    try:
+        yield base
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 import random
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -18,8 +17,7 @@ from pathlib import Path
 import httpx
 import pytest
 import schemathesis
-import uvicorn
-from conftest import ARTICLES, ROOT, FakeEmbedder, make_article
+from conftest import ARTICLES, ROOT, FakeEmbedder, make_article, serve
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, settings
 
@@ -91,32 +89,14 @@ def test_remove_takes_ids_not_paths(index_dir: Path, arg: str, capsys) -> None:
 # -- a live server -------------------------------------------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture
 def live(tmp_path: Path) -> Iterator[tuple[str, Path, FakeEmbedder]]:
     d = tmp_path / "index"
     emb = FakeEmbedder()
     build(ARTICLES, d, emb, progress=False)
     app = create_app(Settings(index_dir=d, reload_seconds=0.2), searcher=Searcher.open(d, emb))
-    port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    base = f"http://127.0.0.1:{port}"
-    for _ in range(100):
-        try:
-            if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                break
-        except httpx.HTTPError:
-            time.sleep(0.05)
-    yield base, d, emb
-    server.should_exit = True
-    thread.join(timeout=10)
+    with serve(app) as base:
+        yield base, d, emb
 
 
 def test_live_reindex_without_downtime(live) -> None:

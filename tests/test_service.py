@@ -3,16 +3,12 @@
 from __future__ import annotations
 
 import json
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
-import uvicorn
-from conftest import ARTICLES, ROOT, FakeEmbedder, make_article
+from conftest import ARTICLES, ROOT, FakeEmbedder, make_article, serve
 from fastapi.testclient import TestClient
 from openai import OpenAI
 
@@ -211,23 +207,8 @@ def server(tmp_path_factory) -> Iterator[str]:
     d = tmp_path_factory.mktemp("live") / "index"
     emb = FakeEmbedder()
     build(ARTICLES, d, emb, progress=False)
-    app = create_app(Settings(reload_seconds=0), searcher=Searcher.open(d, emb))
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    base = f"http://127.0.0.1:{port}"
-    for _ in range(100):
-        try:
-            httpx.get(f"{base}/healthz", timeout=1)
-            break
-        except httpx.HTTPError:
-            time.sleep(0.05)
-    yield base
-    srv.should_exit = True
-    thread.join(timeout=10)
+    with serve(create_app(Settings(reload_seconds=0), searcher=Searcher.open(d, emb))) as base:
+        yield base
 
 
 def test_openai_client_both_modes(server: str) -> None:

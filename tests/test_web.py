@@ -2,16 +2,11 @@
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
-import uvicorn
-from conftest import ROOT
+from conftest import ROOT, serve
 
 from qa.api import create_app
 from qa.config import Settings
@@ -30,23 +25,8 @@ pytestmark = [
 
 @pytest.fixture(scope="module")
 def base_url(seed_searcher: Searcher) -> Iterator[str]:
-    app = create_app(Settings(reload_seconds=0), searcher=seed_searcher)
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    url = f"http://127.0.0.1:{port}"
-    for _ in range(200):
-        try:
-            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                break
-        except httpx.HTTPError:
-            time.sleep(0.05)
-    yield url
-    server.should_exit = True
-    thread.join(timeout=10)
+    with serve(create_app(Settings(reload_seconds=0), searcher=seed_searcher)) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
