@@ -123,9 +123,11 @@ def bench_indexing(emb: SentenceTransformerEmbedder, work: Path) -> dict[str, An
         "corpus": "CMRC 2018 dev",
         "passages": report.passages,
         "mean_chars": float(np.mean([len(x) for x in texts])),
-        "raw_encoder_passages_per_s": raw,
+        "raw_encoder_sample_passages_per_s": raw,
+        "encoder_passages_per_s": report.passages / timed.seconds,
         "pipeline_passages_per_s": report.passages / total,
-        "pipeline_vs_raw": (report.passages / total) / raw,
+        # the same passages through the encoder alone vs through `qa index` as a whole
+        "pipeline_vs_raw": timed.seconds / total,
         "share_outside_encoder": 1 - timed.seconds / total,
         "reindex_unchanged_s": unchanged,
         "reindex_encoded": again.encoded,

@@ -84,3 +84,31 @@ def test_phone_width_and_example_chip(browser, base_url: str) -> None:
     assert page.inner_text(".msg.assistant .answer").strip()
     assert page.evaluate("document.documentElement.scrollWidth") <= 375
     page.close()
+
+
+def test_script_in_an_article_stays_text(browser, tmp_path: Path) -> None:
+    from conftest import FakeEmbedder, make_article
+
+    from qa.indexer import build
+
+    evil = make_article(
+        "带脚本的文章",
+        '工会驿站<script>window.__pwned = 1</script>暖人心。<img src=x onerror="window.__pwned = 2">职工之家开放。',
+    )
+    emb = FakeEmbedder()
+    build([evil], tmp_path / "i", emb, progress=False)
+    with serve(
+        create_app(Settings(reload_seconds=0), searcher=Searcher.open(tmp_path / "i", emb))
+    ) as url:
+        page = browser.new_page()
+        page.goto(url)
+        page.fill("#question", "工会驿站暖人心职工之家")
+        page.click("#send")
+        page.wait_for_selector(".msg.assistant[data-state=done]", timeout=30_000)
+        page.click("button.cite >> nth=0")
+        page.click("#read-article")
+        page.wait_for_selector("#source-panel .cited-span", timeout=10_000)
+        assert "<script>window.__pwned = 1</script>" in page.inner_text("#source-panel")
+        assert page.evaluate("window.__pwned") is None
+        assert page.locator("#source-panel script, #source-panel img").count() == 0
+        page.close()
