@@ -20,7 +20,7 @@ MAX_ANSWER_CHARS = 220
 # A further sentence joins the answer when it scores within this margin of the best one.
 KEEP_MARGIN = 0.06
 # Sentences scored with the embedding model per answer (the rest are ruled out by cheap scores).
-ENCODE_CANDIDATES = 8
+ENCODE_CANDIDATES = 5
 # How many messages of a conversation are considered (the bound on history).
 HISTORY_MESSAGES = 6
 
