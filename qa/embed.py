@@ -76,7 +76,7 @@ def normalize(vectors: np.ndarray) -> np.ndarray:
 
 
 class SentenceTransformerEmbedder:
-    """Wraps sentence-transformers; loading is lazy-free: the model loads in __init__."""
+    """Wraps sentence-transformers (or its ONNX export); the model loads in __init__."""
 
     def __init__(
         self,
@@ -91,42 +91,30 @@ class SentenceTransformerEmbedder:
         if backend not in ("torch", "onnx"):
             raise ValueError(f"backend must be torch or onnx, got {backend!r}")
         os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-        from sentence_transformers import SentenceTransformer
-        from transformers.utils import logging as hf_logging
-
-        hf_logging.disable_progress_bar()
-        hf_logging.set_verbosity_error()
         path = resolve_model(model)
-        try:
-            self._model = SentenceTransformer(path, device=device)
-        except Exception as e:  # the library raises many types for a bad name or offline hub
-            raise QAError(
-                f"cannot load embedding model {model!r} ({type(e).__name__}: {e}). "
-                "Give a local folder or a Hugging Face id available offline."
-            ) from e
+        cache = onnx_dir or Path("embeddings/onnx")
         dq, dp = default_prompts(model)
         self.query_prefix = dq if query_prefix is None else query_prefix
         self.passage_prefix = dp if passage_prefix is None else passage_prefix
         self.model_id = model
-        get_dim = (
-            getattr(self._model, "get_embedding_dimension", None)
-            or self._model.get_sentence_embedding_dimension
-        )
-        dim = get_dim()
-        if not dim:
-            raise QAError(f"model {model!r} does not report an embedding dimension")
-        self.dim = int(dim)
         self.batch_size = batch_size
         # torch modules are not safe to call from many threads at once
         self._lock = threading.Lock()
+        self._model: Any = None
         self._onnx: Any = None
         self.backend = "torch"
         if backend == "onnx":
+            # An exported bundle of a local model starts without PyTorch at all.
+            from qa.onnx import OnnxEncoder
+
+            self._onnx = OnnxEncoder.cached(cache, model, path)
+        if self._onnx is None:
+            self._model = self._load_sentence_transformer(model, path, device)
+        if backend == "onnx" and self._onnx is None:
             try:
                 from qa.onnx import OnnxEncoder
 
-                self._onnx = OnnxEncoder(self._model, onnx_dir or Path("embeddings/onnx"), model)
-                self.backend = "onnx"
+                self._onnx = OnnxEncoder.from_model(self._model, cache, model, path)
             except Exception as e:  # export or runtime missing: PyTorch still works
                 log.warning(
                     "ONNX backend unavailable for %s (%s: %s); using PyTorch",
@@ -134,6 +122,33 @@ class SentenceTransformerEmbedder:
                     type(e).__name__,
                     e,
                 )
+        if self._onnx is not None:
+            self.backend = "onnx"
+            self.dim = self._onnx.dim
+        else:
+            get_dim = (
+                getattr(self._model, "get_embedding_dimension", None)
+                or self._model.get_sentence_embedding_dimension
+            )
+            dim = get_dim()
+            if not dim:
+                raise QAError(f"model {model!r} does not report an embedding dimension")
+            self.dim = int(dim)
+
+    @staticmethod
+    def _load_sentence_transformer(model: str, path: str, device: str) -> Any:
+        from sentence_transformers import SentenceTransformer
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()
+        hf_logging.set_verbosity_error()
+        try:
+            return SentenceTransformer(path, device=device)
+        except Exception as e:  # the library raises many types for a bad name or offline hub
+            raise QAError(
+                f"cannot load embedding model {model!r} ({type(e).__name__}: {e}). "
+                "Give a local folder or a Hugging Face id available offline."
+            ) from e
 
     @classmethod
     def from_settings(

@@ -1,0 +1,83 @@
+"""The ONNX backend gives the sentence-transformer's vectors and starts without PyTorch."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from qa.embed import SentenceTransformerEmbedder, resolve_model
+from qa.onnx import OnnxEncoder, local_fingerprint
+
+pytestmark = pytest.mark.model
+
+ROOT = Path(__file__).resolve().parents[1]
+TEXTS = [
+    "外卖骑手公寓的租金是多少？",
+    "“工BA”撬动百万善款，98.93%的农户参与了1+1+4模式。",
+    "长岗镇高粱基地今年的种植面积扩大到两千亩。" * 60,  # longer than 512 tokens: truncated
+    "a",
+]
+
+
+@pytest.fixture(scope="module")
+def cache(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("onnx")
+
+
+@pytest.fixture(scope="module")
+def pair(cache) -> tuple[SentenceTransformerEmbedder, SentenceTransformerEmbedder]:
+    onnx = SentenceTransformerEmbedder("m3e-small", backend="onnx", onnx_dir=cache)
+    torch = SentenceTransformerEmbedder("m3e-small", backend="torch")
+    return onnx, torch
+
+
+def test_onnx_vectors_match_pytorch(pair) -> None:
+    onnx, torch = pair
+    assert onnx.backend == "onnx" and torch.backend == "torch"
+    assert onnx.dim == torch.dim == 512
+    a, b = onnx.encode_passages(TEXTS), torch.encode_passages(TEXTS)
+    assert a.shape == b.shape == (len(TEXTS), 512)
+    np.testing.assert_allclose(np.linalg.norm(a, axis=1), 1.0, atol=1e-5)
+    assert (a * b).sum(1).min() > 0.9999
+    qa_, qb = onnx.encode_queries(TEXTS[:2]), torch.encode_queries(TEXTS[:2])
+    assert (qa_ * qb).sum(1).min() > 0.9999
+
+
+def test_exported_bundle_starts_without_pytorch(pair, cache) -> None:
+    # the fixture exported the bundle; a fresh process must load it without torch
+    key = local_fingerprint("m3e-small", resolve_model("m3e-small"))
+    assert key and (cache / key / "model.onnx").is_file()
+    code = (
+        "import sys;from pathlib import Path;from qa.embed import SentenceTransformerEmbedder as E;"
+        f"e=E('m3e-small',backend='onnx',onnx_dir=Path({str(cache)!r}));"
+        "v=e.encode_queries(['租金是多少']);"
+        "print(e.backend,v.shape[1],'torch' in sys.modules,'sentence_transformers' in sys.modules)"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True
+    ).stdout.split()
+    assert out == ["onnx", "512", "False", "False"]
+
+
+def test_damaged_bundle_is_exported_again(tmp_path, pair) -> None:
+    onnx, _ = pair
+    key = local_fingerprint("m3e-small", resolve_model("m3e-small"))
+    assert key
+    bundle = tmp_path / key
+    bundle.mkdir()
+    (bundle / "meta.json").write_text('{"bundle_version": 1, "dim": 512}', encoding="utf-8")
+    (bundle / "model.onnx").write_bytes(b"not a model")
+    assert OnnxEncoder.cached(tmp_path, "m3e-small", resolve_model("m3e-small")) is None
+    again = SentenceTransformerEmbedder("m3e-small", backend="onnx", onnx_dir=tmp_path)
+    assert again.backend == "onnx"
+    v = again.encode_queries(["租金是多少"])
+    w = onnx.encode_queries(["租金是多少"])
+    assert float((v * w).sum()) > 0.9999
+
+
+def test_hugging_face_ids_have_no_local_fingerprint() -> None:
+    assert local_fingerprint("BAAI/bge-small-zh-v1.5", "BAAI/bge-small-zh-v1.5") is None
