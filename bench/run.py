@@ -13,25 +13,29 @@ import json
 import os
 import platform
 import resource
+import shutil
 import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import replace
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from bench.synthetic import make_index, variants
 from qa import store
 from qa.answer import Message, answer_messages, compose
 from qa.config import ROOT, Settings
 from qa.embed import SentenceTransformerEmbedder
 from qa.evaluate import load_squad
 from qa.indexer import build
+from qa.ingest import ingest
 from qa.search import Searcher
 from qa.split import split_article
-from qa.tokens import simplified
+from qa.tokens import simplified, tokenize
 
 OUT = ROOT / "bench" / "results"
 CMRC = ROOT.parent / "shared" / "data" / "cmrc2018_dev.json"
@@ -104,8 +108,10 @@ class TimedEmbedder:
         return out
 
 
-def bench_indexing(emb: SentenceTransformerEmbedder, work: Path) -> dict[str, Any]:
-    articles, _ = load_squad(CMRC)
+def bench_indexing(
+    emb: SentenceTransformerEmbedder, work: Path, name: str, articles: list[Any]
+) -> dict[str, Any]:
+    """Raw encoder throughput vs the whole `qa index` pipeline on the same passages."""
     passages = [(a, p) for a in articles for p in split_article(a)]
     texts = [simplified(f"{a.title}\n{p.text}") for a, p in passages]
     sample = texts[:512]
@@ -114,13 +120,13 @@ def bench_indexing(emb: SentenceTransformerEmbedder, work: Path) -> dict[str, An
     raw = len(sample) / (time.perf_counter() - t)
     timed = TimedEmbedder(emb)
     t = time.perf_counter()
-    report = build(articles, work / "cmrc", timed, progress=False)
+    report = build(articles, work / name, timed, progress=False)
     total = time.perf_counter() - t
     t = time.perf_counter()
-    again = build(articles, work / "cmrc", timed, progress=False)
+    again = build(articles, work / name, timed, progress=False)
     unchanged = time.perf_counter() - t
     return {
-        "corpus": "CMRC 2018 dev",
+        "corpus": name,
         "passages": report.passages,
         "mean_chars": float(np.mean([len(x) for x in texts])),
         "raw_encoder_sample_passages_per_s": raw,
@@ -208,7 +214,75 @@ def dir_size(p: Path) -> float:
     return sum(f.stat().st_size for f in p.rglob("*") if f.is_file()) / 2**20
 
 
-async def _load(url: str, body: dict[str, Any], concurrency: int, seconds: float) -> dict[str, Any]:
+WRK_SCRIPT = """
+local bodies = {%s}
+local i = 0
+request = function()
+  i = i %% #bodies + 1
+  return wrk.format("POST", nil, {["Content-Type"] = "application/json"}, bodies[i])
+end
+done = function(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format(
+    "WRKJSON {\\"requests\\": %%d, \\"duration_us\\": %%d, \\"errors\\": %%d, "
+    .. "\\"p50\\": %%f, \\"p95\\": %%f, \\"p99\\": %%f, \\"mean\\": %%f}\\n",
+    summary.requests, summary.duration, e.connect + e.read + e.write + e.status + e.timeout,
+    latency:percentile(50) / 1000, latency:percentile(95) / 1000,
+    latency:percentile(99) / 1000, latency.mean / 1000))
+end
+"""
+
+
+def _lua_string(s: str) -> str:
+    return "'" + s.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def _wrk(
+    url: str, bodies: list[dict[str, Any]], concurrency: int, seconds: float
+) -> dict[str, Any]:
+    """Load with wrk (C, one thread): the load generator leaves the server most of the CPU."""
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as f:
+        items = ", ".join(_lua_string(json.dumps(b, ensure_ascii=False)) for b in bodies)
+        f.write(WRK_SCRIPT % items)
+        script = f.name
+    try:
+        out = subprocess.run(
+            [
+                "wrk",
+                "-t1",
+                f"-c{concurrency}",
+                f"-d{seconds:g}s",
+                "--timeout",
+                "10s",
+                "-s",
+                script,
+                url,
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=seconds + 60,
+        ).stdout
+    finally:
+        os.unlink(script)
+    line = next(x for x in out.splitlines() if x.startswith("WRKJSON "))
+    r = json.loads(line.removeprefix("WRKJSON "))
+    return {
+        "concurrency": concurrency,
+        "requests": r["requests"],
+        "rps": r["requests"] / (r["duration_us"] / 1e6),
+        "errors": r["errors"],
+        "p50": r["p50"],
+        "p95": r["p95"],
+        "p99": r["p99"],
+        "mean": r["mean"],
+        "generator": "wrk",
+    }
+
+
+async def _httpx_load(
+    url: str, bodies: list[dict[str, Any]], concurrency: int, seconds: float
+) -> dict[str, Any]:
     import httpx
 
     lat: list[float] = []
@@ -218,20 +292,22 @@ async def _load(url: str, body: dict[str, Any], concurrency: int, seconds: float
         timeout=30, limits=httpx.Limits(max_connections=concurrency)
     ) as client:
 
-        async def worker() -> None:
+        async def worker(k: int) -> None:
             nonlocal errors
+            i = k
             while time.perf_counter() < deadline:
                 t = time.perf_counter()
                 try:
-                    r = await client.post(url, json=body)
+                    r = await client.post(url, json=bodies[i % len(bodies)])
                     ok = r.status_code == 200
                 except httpx.HTTPError:
                     ok = False
                 lat.append(time.perf_counter() - t)
                 errors += not ok
+                i += concurrency
 
         t0 = time.perf_counter()
-        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        await asyncio.gather(*(worker(k) for k in range(concurrency)))
         elapsed = time.perf_counter() - t0
     return {
         "concurrency": concurrency,
@@ -239,11 +315,26 @@ async def _load(url: str, body: dict[str, Any], concurrency: int, seconds: float
         "rps": len(lat) / elapsed,
         "errors": errors,
         **pct(lat),
+        "generator": "httpx",
     }
 
 
-def bench_http(index_dir: Path, seconds: float, levels: list[int]) -> dict[str, Any]:
+def http_load(
+    url: str, bodies: list[dict[str, Any]], concurrency: int, seconds: float
+) -> dict[str, Any]:
+    import shutil
+
+    if shutil.which("wrk"):
+        return _wrk(url, bodies, concurrency, seconds)
+    return asyncio.run(_httpx_load(url, bodies, concurrency, seconds))
+
+
+def bench_http(
+    index_dir: Path, seconds: float, levels: list[int], questions: list[str]
+) -> dict[str, Any]:
     import socket
+
+    import httpx
 
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -254,53 +345,59 @@ def bench_http(index_dir: Path, seconds: float, levels: list[int]) -> dict[str, 
         env=env,
         cwd=ROOT,
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     try:
-        import httpx
-
-        for _ in range(600):
+        base = f"http://127.0.0.1:{port}"
+        for _ in range(1200):
+            if proc.poll() is not None:
+                raise RuntimeError(f"qa serve exited: {proc.stderr.read() if proc.stderr else ''}")
             try:
-                if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
+                r = httpx.get(f"{base}/healthz", timeout=1)
+                if r.status_code == 200 and r.json().get("status") == "ok":
                     break
             except httpx.HTTPError:
                 pass
             time.sleep(0.2)
-        base = f"http://127.0.0.1:{port}"
+        else:
+            raise RuntimeError("qa serve did not become healthy in 240 s")
+        probe = httpx.post(f"{base}/api/search", json={"query": questions[0]}, timeout=30)
+        probe.raise_for_status()  # a broken server must not be benchmarked as a fast one
+        search = [{"query": q, "top_k": 5} for q in questions]
+        chat = [{"messages": [{"role": "user", "content": q}]} for q in questions]
         out: dict[str, Any] = {"search": [], "chat": []}
         for c in levels:
-            out["search"].append(
-                asyncio.run(
-                    _load(
-                        f"{base}/api/search",
-                        {"query": "《战国无双3》是由哪两个公司合作开发的？", "top_k": 5},
-                        c,
-                        seconds,
-                    )
-                )
-            )
+            out["search"].append(http_load(f"{base}/api/search", search, c, seconds))
+            print(f"  /api/search c={c}: {out['search'][-1]['rps']:.0f} rps", flush=True)
         for c in levels:
-            out["chat"].append(
-                asyncio.run(
-                    _load(
-                        f"{base}/api/chat",
-                        {
-                            "messages": [
-                                {
-                                    "role": "user",
-                                    "content": "《战国无双3》是由哪两个公司合作开发的？",
-                                }
-                            ]
-                        },
-                        c,
-                        seconds,
-                    )
-                )
-            )
+            out["chat"].append(http_load(f"{base}/api/chat", chat, c, seconds))
+            print(f"  /api/chat c={c}: {out['chat'][-1]['rps']:.0f} rps", flush=True)
         return out
     finally:
         proc.terminate()
         proc.wait(timeout=30)
+
+
+def reindex_at_scale(
+    emb: SentenceTransformerEmbedder, articles: list[Any], d: Path, kind: str
+) -> dict[str, Any]:
+    """`qa index` over a synthetic corpus whose passages carry real content hashes."""
+    t = time.perf_counter()
+    unchanged = build(articles, d, emb, index_type=kind, progress=False)
+    unchanged_s = time.perf_counter() - t
+    edited = list(articles)
+    edited[0] = replace(edited[0], text=edited[0].text + "这是为基准测试新增的一句话。")
+    t = time.perf_counter()
+    one = build(edited, d, emb, index_type=kind, progress=False)
+    one_s = time.perf_counter() - t
+    return {
+        "unchanged_s": unchanged_s,
+        "unchanged_encoded": unchanged.encoded,
+        "one_article_changed_s": one_s,
+        "one_article_changed_encoded": one.encoded,
+        "one_article_changed_reused": one.reused,
+    }
 
 
 def main() -> None:
@@ -323,13 +420,17 @@ def main() -> None:
     print(f"encoder backend: {emb.backend}", flush=True)
     os.environ["QA_BACKEND"] = emb.backend  # the cold-start and HTTP processes use the same one
     results: dict[str, Any] = {"machine": machine(), "backend": emb.backend}
+    levels = [1, 8, 16, 32]
     with tempfile.TemporaryDirectory(dir=os.environ.get("QA_BENCH_TMP")) as tmp:
         work = Path(tmp)
         print("indexing…", flush=True)
-        results["indexing"] = bench_indexing(emb, work)
+        cmrc_articles, questions = load_squad(CMRC)
+        results["indexing"] = [
+            bench_indexing(emb, work, "seeds", ingest([ROOT / "seeds"]).articles),
+            bench_indexing(emb, work, "cmrc", cmrc_articles),
+        ]
         print(json.dumps(results["indexing"], indent=1), flush=True)
-        base = store.load(work / "cmrc", __import__("qa.tokens", fromlist=["tokenize"]).tokenize)
-        _, questions = load_squad(CMRC)
+        base = store.load(work / "cmrc", tokenize)
         qs = [q.question for q in questions[: args.queries]]
         sizes: list[dict[str, Any]] = []
         searcher = Searcher.open(work / "cmrc", emb)
@@ -345,49 +446,60 @@ def main() -> None:
         )
         print(json.dumps(sizes[-1], indent=1), flush=True)
         if not args.skip_http:
-            results["http_small"] = bench_http(work / "cmrc", args.http_seconds, [1, 8, 16, 32])
-        from bench.synthetic import make_index
-
+            print("HTTP load, CMRC dev…", flush=True)
+            results["http_small"] = bench_http(work / "cmrc", args.http_seconds, levels, qs[:50])
+        base_articles = list(base.articles.values())
+        base_vectors = np.asarray(base.vectors, dtype=np.float32)
         for n in [int(x) for x in args.sizes.split(",") if x]:
             print(f"synthetic {n}…", flush=True)
             d = work / f"syn-{n}"
             kind = "hnsw"
+            real_hashes = n <= 100_000
             timings = make_index(
-                list(base.articles.values()),
+                base_articles,
                 base.passages,
-                np.asarray(base.vectors, dtype=np.float32),
+                base_vectors,
                 n,
                 d,
-                "m3e-small",
+                emb.model_id,
                 kind,
+                real_hashes=real_hashes,
+                passage_prefix=emb.passage_prefix,
             )
+            print(json.dumps(timings), flush=True)
             gc.collect()
             s = Searcher.open(d, emb)
             vecs = np.asarray(s.index.vectors, dtype=np.float32)
-            entry = {
-                "passages": n,
+            entry: dict[str, Any] = {
+                "passages": timings["passages"],
                 "synthetic": True,
                 "index_type": kind,
                 "build": timings,
                 "latency": latency(s, qs, answer=True),
                 "recall@10_vs_exact": approx_recall(s, vecs, qs[:100]),
                 "disk_mb": dir_size(d),
-                "cold": cold_start(d),
             }
-            del vecs
-            if n == 100_000 and not args.skip_http:
-                results["http_100k"] = bench_http(d, args.http_seconds, [1, 8, 16, 32])
-            sizes.append(entry)
-            print(json.dumps({k: v for k, v in entry.items()}, indent=1), flush=True)
-            del s
+            del vecs, s
             gc.collect()
+            entry["cold"] = cold_start(d)
+            print(json.dumps(entry, indent=1), flush=True)
+            if n == 100_000 and not args.skip_http:
+                print("HTTP load, 100k…", flush=True)
+                results["http_100k"] = bench_http(d, args.http_seconds, levels, qs[:50])
+            if real_hashes:
+                print("re-indexing…", flush=True)
+                entry["reindex"] = reindex_at_scale(emb, variants(base_articles, n), d, kind)
+                print(json.dumps(entry["reindex"]), flush=True)
+            sizes.append(entry)
+            shutil.rmtree(d, ignore_errors=True)
         results["sizes"] = sizes
     results["bench_peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     (OUT / "perf.json").write_text(
         json.dumps(results, ensure_ascii=False, indent=2), encoding="utf-8"
     )
     plots(results)
-    print("written bench/results/perf.json", flush=True)
+    write_results(results)
+    print("written bench/results/perf.json and bench/RESULTS.md", flush=True)
 
 
 def plots(results: dict[str, Any]) -> None:
@@ -431,6 +543,196 @@ def plots(results: dict[str, Any]) -> None:
             fig.tight_layout()
             fig.savefig(OUT / f"throughput_{key.replace('http_', '')}.png")
             plt.close(fig)
+
+
+BEGIN, END = "<!-- perf:begin (written by python -m bench.run) -->", "<!-- perf:end -->"
+
+
+def _stage(lat: dict[str, Any], name: str) -> str:
+    s = lat.get(name)
+    return "–" if not s else f"{s['p50']:.1f} / {s['p95']:.1f} / {s['p99']:.1f}"
+
+
+def targets(results: dict[str, Any]) -> list[tuple[str, str, bool | None]]:
+    """(target, measured, met) for each target of the performance issue that this run measured."""
+    rows: list[tuple[str, str, bool | None]] = []
+    by_n = {s["passages"] // 1000 * 1000: s for s in results.get("sizes", []) if s["synthetic"]}
+    http = results.get("http_100k")
+    if http:
+        one = next(r for r in http["search"] if r["concurrency"] == 1)
+        rows.append(
+            (
+                "`/api/search` at 100k, one client: p50 <= 15 ms, p99 <= 50 ms",
+                f"p50 {one['p50']:.1f} ms, p99 {one['p99']:.1f} ms",
+                one["p50"] <= 15 and one["p99"] <= 50,
+            )
+        )
+        c16 = next((r for r in http["search"] if r["concurrency"] == 16), None)
+        if c16:
+            rows.append(
+                (
+                    "`/api/search` at 100k, 16 clients: >= 150 requests/s, zero errors",
+                    f"{c16['rps']:.0f} requests/s, {c16['errors']} errors",
+                    c16["rps"] >= 150 and c16["errors"] == 0,
+                )
+            )
+    big = by_n.get(1_000_000)
+    if big:
+        p50 = big["latency"]["search_total"]["p50"]
+        rec = big["recall@10_vs_exact"]
+        rows.append(
+            (
+                "1M: search p50 <= 30 ms, recall@10 vs exact >= 0.95",
+                f"p50 {p50:.1f} ms, recall@10 {rec:.3f}",
+                p50 <= 30 and rec >= 0.95,
+            )
+        )
+        cold = big["cold"]["process_to_first_answer_s"]
+        rows.append(("1M: process start to first answer <= 5 s", f"{cold:.1f} s", cold <= 5))
+        rss = big["cold"]["peak_rss_mb"] / 1024
+        rows.append(("1M: memory < 6 GiB", f"peak RSS {rss:.2f} GiB", rss < 6))
+    for ix in results.get("indexing", []):
+        rows.append(
+            (
+                f"indexing pipeline >= 90% of the raw encoder ({ix['corpus']})",
+                f"{ix['pipeline_vs_raw']:.1%}",
+                ix["pipeline_vs_raw"] >= 0.9,
+            )
+        )
+    hundred = by_n.get(100_000)
+    if hundred and "reindex" in hundred:
+        r = hundred["reindex"]
+        rows.append(
+            (
+                "re-indexing an unchanged 100k corpus < 1 min",
+                f"{r['unchanged_s']:.1f} s, {r['unchanged_encoded']} passages encoded",
+                r["unchanged_s"] < 60 and r["unchanged_encoded"] == 0,
+            )
+        )
+    return rows
+
+
+def render(results: dict[str, Any]) -> str:
+    m = results["machine"]
+    v = m["versions"]
+    lines = [
+        BEGIN,
+        "",
+        f"Run {m['date']} at commit `{m['commit']}`: {m['cores']} cores ({m['cpu']}), "
+        f"Python {m['python']}, torch {v.get('torch')}, faiss-cpu {v.get('faiss-cpu')}, "
+        f"bm25s {v.get('bm25s')}; query and passage encoding on the **{results['backend']}** "
+        "backend. Reproduce with `make bench` (`python -m bench.run`); raw figures in "
+        "`bench/results/perf.json`.",
+        "",
+        "#### Targets",
+        "",
+        "| target | measured | met |",
+        "| --- | --- | --- |",
+    ]
+    for target, measured, met in targets(results):
+        lines.append(f"| {target} | {measured} | {'yes' if met else '**no**'} |")
+    lines += [
+        "",
+        "#### Indexing (`qa index`, real model)",
+        "",
+        "| corpus | passages | mean chars | raw encoder passages/s | pipeline passages/s "
+        "| pipeline vs raw | time outside the encoder | unchanged re-index |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for ix in results.get("indexing", []):
+        lines.append(
+            f"| {ix['corpus']} | {ix['passages']:,} | {ix['mean_chars']:.0f} "
+            f"| {ix['raw_encoder_sample_passages_per_s']:.1f} | {ix['pipeline_passages_per_s']:.1f} "
+            f"| {ix['pipeline_vs_raw']:.1%} | {ix['share_outside_encoder']:.1%} "
+            f"| {ix['reindex_unchanged_s']:.2f} s ({ix['reindex_encoded']} encoded) |"
+        )
+    lines += [
+        "",
+        "#### Query latency by stage, ms (p50 / p95 / p99), in process",
+        "",
+        "| passages | index | encode query | FAISS | BM25 | fusion | search total "
+        "| answer composition | chat total | recall@10 vs exact |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for s in results.get("sizes", []):
+        lat = s["latency"]
+        label = f"{s['passages']:,}" + (" (synthetic)" if s["synthetic"] else " (CMRC dev)")
+        rec = s.get("recall@10_vs_exact")
+        lines.append(
+            f"| {label} | {s['index_type']} | {_stage(lat, 'encode')} | {_stage(lat, 'faiss')} "
+            f"| {_stage(lat, 'bm25')} | {_stage(lat, 'fusion')} | {_stage(lat, 'search_total')} "
+            f"| {_stage(lat, 'answer')} | {_stage(lat, 'chat_total')} "
+            f"| {'exact' if rec is None else f'{rec:.3f}'} |"
+        )
+    lines += [
+        "",
+        "#### Cold start, memory and disk",
+        "",
+        "| passages | process start to first answer | model load | index load | first answer "
+        "| peak RSS | index on disk | build (FAISS / BM25 / save) |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for s in results.get("sizes", []):
+        c, b = s["cold"], s.get("build")
+        built = (
+            "–"
+            if not b
+            else f"{b['faiss_build_s']:.0f} s / {b['bm25_build_s']:.0f} s / {b['save_s']:.0f} s"
+        )
+        lines.append(
+            f"| {s['passages']:,} | {c['process_to_first_answer_s']:.1f} s | {c['model_load_s']:.1f} s "
+            f"| {c['index_load_s']:.1f} s | {c['first_answer_s']:.2f} s "
+            f"| {c['peak_rss_mb'] / 1024:.2f} GiB | {s['disk_mb']:,.0f} MB | {built} |"
+        )
+    for s in results.get("sizes", []):
+        if "reindex" in s:
+            r = s["reindex"]
+            lines += [
+                "",
+                f"Re-indexing the {s['passages']:,}-passage synthetic corpus (real content hashes) "
+                f"through `qa index`: unchanged {r['unchanged_s']:.1f} s "
+                f"({r['unchanged_encoded']} encoded); one article edited "
+                f"{r['one_article_changed_s']:.1f} s ({r['one_article_changed_encoded']} encoded, "
+                f"{r['one_article_changed_reused']:,} reused).",
+            ]
+    for key, label in (("http_small", "CMRC dev"), ("http_100k", "100k synthetic")):
+        http = results.get(key)
+        if not http:
+            continue
+        gen = http["search"][0].get("generator", "httpx")
+        lines += [
+            "",
+            f"#### HTTP on 127.0.0.1, {label} ({gen}, one `qa serve` process, "
+            "50 different questions in rotation)",
+            "",
+            "| route | clients | requests/s | p50 ms | p99 ms | requests | errors |",
+            "| --- | --- | --- | --- | --- | --- | --- |",
+        ]
+        for route, rows in http.items():
+            for r in rows:
+                lines.append(
+                    f"| `/api/{route}` | {r['concurrency']} | {r['rps']:.0f} | {r['p50']:.1f} "
+                    f"| {r['p99']:.1f} | {r['requests']:,} | {r['errors']} |"
+                )
+    lines += ["", "![latency vs size](results/latency_vs_size.png)"]
+    for key in ("small", "100k"):
+        if (OUT / f"throughput_{key}.png").exists():
+            lines.append(f"![throughput {key}](results/throughput_{key}.png)")
+    lines += ["", END]
+    return "\n".join(lines)
+
+
+def write_results(results: dict[str, Any]) -> None:
+    """Replace the generated part of bench/RESULTS.md (between the markers) with this run."""
+    path = ROOT / "bench" / "RESULTS.md"
+    text = path.read_text(encoding="utf-8") if path.exists() else "# Results\n"
+    block = render(results)
+    if BEGIN in text and END in text:
+        head, rest = text.split(BEGIN, 1)
+        text = head + block + rest.split(END, 1)[1]
+    else:
+        text = text.rstrip() + "\n\n## Performance\n\n" + block + "\n"
+    path.write_text(text, encoding="utf-8")
 
 
 if __name__ == "__main__":

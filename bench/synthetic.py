@@ -1,14 +1,17 @@
 """Synthetic large corpora for benchmarks, labelled as such.
 
-Passages are real CMRC 2018 passages repeated with variations (a variant tag in the title and a
-sentence rotation); their vectors are the real model's vectors of the base passage plus Gaussian
-noise, re-normalized; their BM25 tokens are the base passage's jieba tokens plus the variant's
-tag token. Nothing here is used outside bench/.
+Articles are real CMRC 2018 articles repeated with variations (a variant number in the title and
+the sentences rotated), split into passages by the real splitter; a passage's vector is the real
+model's vector of the base article's passage at the same ordinal plus Gaussian noise,
+re-normalized; its BM25 tokens are that base passage's jieba tokens plus the variant's tag token.
+With ``real_hashes`` the passages carry the content hashes `qa index` computes, so re-indexing the
+synthetic corpus through the real indexer reuses every vector. Nothing here is used outside bench/.
 """
 
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +21,7 @@ from qa.dense import DenseIndex
 from qa.indexer import content_hash, embed_text
 from qa.lexical import LexicalIndex
 from qa.models import Article, Passage, stable_id
+from qa.split import split_article
 from qa.tokens import tokenize
 
 # Noise norm relative to the unit base vector: at 1.0 a variant keeps cosine ~0.7 to its base, so
@@ -35,6 +39,32 @@ def _variant_text(text: str, v: int) -> str:
     return "。".join(rotated) + "。"
 
 
+def variants(base_articles: list[Article], size: int) -> list[Article]:
+    """Variants of the base articles, in order, until they hold at least ``size`` passages."""
+    out: list[Article] = []
+    total = 0
+    v = 0
+    while total < size:
+        for a in base_articles:
+            if total >= size:
+                break
+            art = (
+                a
+                if v == 0
+                else replace(
+                    a,
+                    id=f"{a.id}-v{v}",
+                    title=f"{a.title}（{v}）",
+                    text=_variant_text(a.text, v),
+                    source=f"synthetic-{v}.jsonl",
+                )
+            )
+            out.append(art)
+            total += len(split_article(art))
+        v += 1
+    return out
+
+
 def make_index(
     base_articles: list[Article],
     base_passages: list[Passage],
@@ -44,44 +74,41 @@ def make_index(
     model: str,
     index_type: str,
     seed: int = 0,
+    real_hashes: bool = False,
+    passage_prefix: str = "",
 ) -> dict[str, float]:
-    """Write an index of ``size`` passages to index_dir; returns timings of the build stages."""
+    """Write an index of about ``size`` passages to index_dir; returns timings of the build stages."""
     rng = np.random.default_rng(seed)
     owners = {a.id: a for a in base_articles}
+    base_row = {(p.article_id, p.ordinal): i for i, p in enumerate(base_passages)}
+    last_row = {p.article_id: i for i, p in enumerate(base_passages)}
     base_tokens = [tokenize(f"{owners[p.article_id].title}\n{p.text}") for p in base_passages]
-    n_base = len(base_passages)
     dim = base_vectors.shape[1]
+    t0 = time.perf_counter()
     articles: dict[str, Article] = {}
     passages: list[Passage] = []
-    hashes: list[str] = []
-    tokens: list[list[str]] = []
-    vectors = np.empty((size, dim), dtype=np.float32)
-    t0 = time.perf_counter()
-    for i in range(size):
-        b = i % n_base
-        v = i // n_base
-        bp = base_passages[b]
-        ba = owners[bp.article_id]
-        aid = f"{ba.id}-v{v}" if v else ba.id
-        if aid not in articles:
-            articles[aid] = Article(
-                id=aid,
-                title=f"{ba.title}（{v}）" if v else ba.title,
-                text="",
-                source=f"synthetic-{v}.jsonl",
-            )
-        text = _variant_text(bp.text, v)
-        passages.append(
-            Passage(
-                f"{aid}-{bp.ordinal:03d}", aid, bp.ordinal, text, bp.start, bp.start + len(text)
-            )
-        )
-        hashes.append(stable_id(model, str(i), length=40))
-        tokens.append(base_tokens[b] + ([f"v{v}"] if v else []))
-        vec = base_vectors[b] + rng.normal(0.0, NOISE / np.sqrt(dim), dim).astype(np.float32) * (
-            v > 0
-        )
-        vectors[i] = vec / np.linalg.norm(vec)
+    rows: list[int] = []
+    tags: list[int] = []
+    for art in variants(base_articles, size):
+        base_id, _, tag = art.id.partition("-v")
+        articles[art.id] = art
+        for p in split_article(art):
+            passages.append(p)
+            rows.append(base_row.get((base_id, p.ordinal), last_row[base_id]))
+            tags.append(int(tag) if tag else 0)
+    n = len(passages)
+    vectors = base_vectors[rows].astype(np.float32)
+    noise = rng.normal(0.0, NOISE / np.sqrt(dim), (n, dim)).astype(np.float32)
+    vectors += noise * (np.array(tags) > 0)[:, None]
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    tokens = [base_tokens[r] + ([f"v{t}"] if t else []) for r, t in zip(rows, tags, strict=True)]
+    if real_hashes:
+        hashes = [
+            content_hash(model, passage_prefix, embed_text(articles[p.article_id], p))
+            for p in passages
+        ]
+    else:
+        hashes = [stable_id(model, str(i), length=40) for i in range(n)]
     t1 = time.perf_counter()
     dense = DenseIndex.build(vectors, kind=index_type)
     t2 = time.perf_counter()
@@ -93,15 +120,18 @@ def make_index(
         "dim": dim,
         "normalized": True,
         "metric": "inner_product",
+        "passage_prefix": passage_prefix,
         "index_type": dense.kind,
         "articles": len(articles),
-        "passages": size,
+        "passages": n,
+        "passage_size": [150, 350],
         "synthetic": True,
-        "corpus_checksum": "synthetic",
+        "corpus_checksum": store.corpus_checksum(articles),
     }
     store.save(index, index_dir, manifest)
     t4 = time.perf_counter()
     return {
+        "passages": n,
         "generate_s": t1 - t0,
         "faiss_build_s": t2 - t1,
         "bm25_build_s": t3 - t2,
@@ -109,4 +139,4 @@ def make_index(
     }
 
 
-__all__ = ["make_index", "content_hash", "embed_text"]
+__all__ = ["make_index", "variants"]
