@@ -106,15 +106,8 @@ class Searcher:
         return cls(index, embedder, index_dir=index_dir, **kwargs)
 
     def _set(self, index: store.Index) -> None:
-        by_source: dict[str, list[int]] = defaultdict(list)
-        by_article: dict[str, list[int]] = defaultdict(list)
-        for row, p in enumerate(index.passages):
-            by_article[p.article_id].append(row)
-            by_source[index.articles[p.article_id].source].append(row)
         with self._lock:
             self.index = index
-            self._by_source = dict(by_source)
-            self._by_article = dict(by_article)
 
     def swap(self, index: store.Index) -> None:
         """Serve a new index; searches already running finish on the old one."""
@@ -151,17 +144,13 @@ class Searcher:
 
     # -- search --------------------------------------------------------------------------
 
+    @staticmethod
     def _allowed(
-        self, sources: Iterable[str] | None, article_ids: Iterable[str] | None
+        index: store.Index, sources: Iterable[str] | None, article_ids: Iterable[str] | None
     ) -> np.ndarray | None:
         if sources is None and article_ids is None:
             return None
-        rows: set[int] = set()
-        for s in sources or ():
-            rows.update(self._by_source.get(s, ()))
-        for a in article_ids or ():
-            rows.update(self._by_article.get(a, ()))
-        return np.array(sorted(rows), dtype=np.int64)
+        return index.rows_of(sources, article_ids)
 
     def search(
         self,
@@ -179,7 +168,7 @@ class Searcher:
         if mode not in MODES:
             raise BadRequest(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
         index = self.index  # one snapshot for the whole request
-        allowed = self._allowed(sources, article_ids)
+        allowed = self._allowed(index, sources, article_ids)
         if allowed is not None and len(allowed) == 0:
             return []
         n = max(candidates, top_k)

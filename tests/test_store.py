@@ -136,7 +136,7 @@ class TestDamage:
         with pytest.raises(IndexError_, match="dimension 64.*512"):
             store.load(index_dir, tokenize, model="fake-bigram", dim=512)
 
-    @pytest.mark.parametrize("name", ["vectors.npy", "dense.faiss", "passages.jsonl"])
+    @pytest.mark.parametrize("name", ["vectors.npy", "dense.faiss", "passages.jsonl", "rows.npz"])
     def test_truncated_file_named(self, index_dir: Path, name: str) -> None:
         path = _live(index_dir) / name
         path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
@@ -168,6 +168,53 @@ class TestDamage:
         path.write_text(json.dumps(manifest), encoding="utf-8")
         with pytest.raises(IndexError_, match="schema 0"):
             store.load(index_dir, tokenize)
+
+
+class TestLazyTables:
+    """Articles and passages are read row by row from the memory-mapped files."""
+
+    def test_loaded_tables_equal_what_was_built(self, index_dir: Path, articles) -> None:
+        from qa.split import split_article
+
+        loaded = store.load(index_dir, tokenize)
+        want = [p for a in articles for p in split_article(a)]
+        assert len(loaded.passages) == len(want) == len(loaded.hashes)
+        assert list(loaded.passages) == want
+        assert loaded.passages[-1] == want[-1] and loaded.passages[1:3] == want[1:3]
+        assert dict(loaded.articles) == {a.id: a for a in articles}
+        assert "no-such-article" not in loaded.articles
+        with pytest.raises(KeyError):
+            loaded.articles["no-such-article"]
+        with pytest.raises(IndexError):
+            loaded.passages[len(want)]
+
+    def test_filters_use_the_stored_columns(self, index_dir: Path, articles) -> None:
+        loaded = store.load(index_dir, tokenize)
+        assert loaded.columns is not None
+        rows = loaded.rows_of(article_ids=[articles[1].id])
+        assert [loaded.passages[int(r)].article_id for r in rows] == [articles[1].id] * len(rows)
+        assert len(rows) > 0
+        assert len(loaded.rows_of(sources=[articles[0].source])) == sum(
+            1 for p in loaded.passages if loaded.articles[p.article_id].source == articles[0].source
+        )
+        assert len(loaded.rows_of(sources=["nowhere.txt"], article_ids=["nothing"])) == 0
+
+    def test_index_without_row_offsets_still_loads(self, index_dir: Path, articles) -> None:
+        """Indexes written before rows.npz existed: offsets are found by scanning the files."""
+        version = _live(index_dir)
+        (version / "rows.npz").unlink()
+        manifest = json.loads((version / "manifest.json").read_text(encoding="utf-8"))
+        del manifest["files"]["rows.npz"]
+        (version / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
+        loaded = store.load(index_dir, tokenize)
+        assert loaded.columns is None
+        assert dict(loaded.articles) == {a.id: a for a in articles}
+        rows = loaded.rows_of(article_ids=[articles[2].id])
+        assert {loaded.passages[int(r)].article_id for r in rows} == {articles[2].id}
+        hits = Searcher(loaded, FakeEmbedder()).search(
+            articles[2].title, top_k=3, article_ids=[articles[2].id]
+        )
+        assert hits and {h.article.id for h in hits} == {articles[2].id}
 
 
 @pytest.mark.parametrize("kind", ["flat", "hnsw", "ivf", "hnsw-sq8"])
