@@ -7,12 +7,16 @@
 2. Not found: the relevance gate of qa.answer on answerable seed questions and unanswerable ones
    (off-topic and near-miss), at the calibrated thresholds and across a sweep of the dense
    threshold, as a table and a plot.
+3. Answers: the share of seed questions whose composed answer (one to three quoted sentences)
+   contains the gold answer string, and the time composing takes.
 """
 
 from __future__ import annotations
 
 import json
+import re
 import tempfile
+import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -153,6 +157,37 @@ def plot_tradeoff(result: dict, path: Path) -> None:
     plt.close(fig)
 
 
+def answer_quality(searcher: Searcher) -> dict[str, object]:
+    """Composed answers that contain the gold answer, whitespace ignored, and composition time."""
+    questions = load_questions(DATA / "seed_questions.jsonl")
+    squash = re.compile(r"\s+")
+    contained = 0
+    answered = 0
+    seconds: list[float] = []
+    misses = []
+    for q in questions:
+        qv = searcher.encode_query(q.question)
+        hits = searcher.search(q.question, top_k=3, query_vector=qv)
+        t = time.perf_counter()
+        a = answering.compose(q.question, hits, searcher, qv)
+        seconds.append(time.perf_counter() - t)
+        answered += a.found
+        if squash.sub("", q.answer or "") in squash.sub("", a.text):
+            contained += 1
+        else:
+            misses.append({"question": q.question, "gold": q.answer, "answer": a.text})
+    ms = np.array(seconds) * 1000
+    return {
+        "questions": len(questions),
+        "answered": answered,
+        "answer_contains_gold": contained,
+        "share": contained / len(questions),
+        "compose_ms_p50": float(np.percentile(ms, 50)),
+        "compose_ms_p95": float(np.percentile(ms, 95)),
+        "misses": misses,
+    }
+
+
 def main() -> None:
     settings = Settings.from_env()
     emb = SentenceTransformerEmbedder.from_settings(settings)
@@ -160,6 +195,10 @@ def main() -> None:
     scripts = script_matrix(emb)
     searcher = Searcher.open(settings.index_dir, emb)
     tradeoff = not_found_tradeoff(searcher)
+    answers = answer_quality(searcher)
+    (OUT / "answers.json").write_text(
+        json.dumps(answers, ensure_ascii=False, indent=2), encoding="utf-8"
+    )
     (OUT / "scripts.json").write_text(
         json.dumps(scripts, ensure_ascii=False, indent=2), encoding="utf-8"
     )
@@ -170,6 +209,11 @@ def main() -> None:
     print("| questions / corpus | R@1 | MRR@10 | answer in top-3 |\n| --- | --- | --- | --- |")
     for name, m in scripts.items():
         print(f"| {name} | {m['recall@1']:.3f} | {m['mrr@10']:.3f} | {m['answer_in_top3']:.3f} |")
+    print(
+        f"\nanswers containing the gold answer: {answers['answer_contains_gold']}/{answers['questions']}"
+        f" ({answers['share']:.1%}); composing p50 {answers['compose_ms_p50']:.0f} ms,"
+        f" p95 {answers['compose_ms_p95']:.0f} ms"
+    )
     d = tradeoff["at_default"]
     print(
         f"\nnot-found gate at defaults: answerable answered {d['answerable_answered']:.3f}, unanswerable refused {d['unanswerable_refused']:.3f}"

@@ -64,9 +64,9 @@ def is_follow_up(question: str) -> bool:
     return bool(_FOLLOW_UP.match(core)) or len(core) <= 6 or core.endswith("呢")
 
 
-def term_coverage(query: str, text: str) -> float:
-    """Share of the query's content words found in the text."""
-    terms = set(tokenize(query))
+def term_coverage(query: str | frozenset[str], text: str) -> float:
+    """Share of the query's content words (or of a precomputed set of them) found in the text."""
+    terms = query if isinstance(query, frozenset) else frozenset(tokenize(query))
     if not terms:
         return 0.0
     haystack = set(tokenize(text))
@@ -158,11 +158,10 @@ def compose(
     qv = searcher.encode_query(question) if query_vector is None else query_vector
     # Cheap scores first (shared words, answer type, passage rank); only the best few sentences
     # go through the encoder, which dominates the cost of composing an answer.
+    terms = frozenset(tokenize(question))
     for c in cands:
         c.score = (
-            0.6 * term_coverage(question, c.text)
-            + answer_type_bonus(question, c.text)
-            - 0.08 * c.hit
+            0.6 * term_coverage(terms, c.text) + answer_type_bonus(question, c.text) - 0.08 * c.hit
         )
     cands = sorted(cands, key=lambda c: -c.score)[:ENCODE_CANDIDATES]
     sims = searcher.embedder.encode_queries([c.text for c in cands]) @ qv
