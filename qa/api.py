@@ -228,7 +228,9 @@ def create_app(
     )
     app.state.searcher = searcher
     app.state.settings = settings
-    limiter = anyio.CapacityLimiter(2)  # two cores: at most two encodings at once
+    # Requests run in up to eight worker threads; their query encodings are batched together
+    # (qa.batching), so the encoder, not the thread count, bounds the CPU in use.
+    limiter = anyio.CapacityLimiter(8)
 
     @app.on_event("startup")
     async def _load() -> None:

@@ -12,6 +12,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from qa.batching import Coalescer
 from qa.errors import QAError
 
 log = logging.getLogger(__name__)
@@ -102,6 +103,7 @@ class SentenceTransformerEmbedder:
         self._lock = threading.Lock()
         self._model: Any = None
         self._onnx: Any = None
+        self._queries = Coalescer(lambda batch: self._encode(batch, batch_size=len(batch)))
         self.backend = "torch"
         if backend == "onnx":
             # An exported bundle of a local model starts without PyTorch at all.
@@ -177,7 +179,10 @@ class SentenceTransformerEmbedder:
         return normalize(out)
 
     def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
-        return self._encode([self.query_prefix + t for t in texts], batch_size=max(1, len(texts)))
+        texts = [self.query_prefix + t for t in texts]
+        if len(texts) == 1:  # one query of a request: batched with any encoding concurrently
+            return np.asarray(self._queries(texts[0]))[None, :]
+        return self._encode(texts, batch_size=max(1, len(texts)))
 
     def encode_passages(
         self, texts: Sequence[str], progress: Callable[[int], None] | None = None

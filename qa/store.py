@@ -382,7 +382,7 @@ def load(
         dense = DenseIndex.load(
             version / "dense.faiss",
             manifest["index_type"],
-            mmap=mmap and manifest["index_type"] == "flat",
+            mmap=mmap,
         )
         lexical = LexicalIndex.load(version / "bm25", len(passages), tokenizer, mmap=mmap)
     except (OSError, ValueError, KeyError, TypeError, RuntimeError) as e:

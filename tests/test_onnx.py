@@ -81,3 +81,14 @@ def test_damaged_bundle_is_exported_again(tmp_path, pair) -> None:
 
 def test_hugging_face_ids_have_no_local_fingerprint() -> None:
     assert local_fingerprint("BAAI/bge-small-zh-v1.5", "BAAI/bge-small-zh-v1.5") is None
+
+
+def test_concurrent_queries_batched_equal_single_ones(pair) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    onnx, _ = pair
+    questions = [f"第{i}个问题：外卖骑手公寓的租金{'是多少' * (i % 4)}？" for i in range(24)]
+    alone = np.stack([onnx.encode_queries([q])[0] for q in questions])
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        together = np.stack(list(pool.map(lambda q: onnx.encode_queries([q])[0], questions)))
+    assert (alone * together).sum(1).min() > 0.9999
