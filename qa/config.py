@@ -22,6 +22,17 @@ def _int(name: str, default: int) -> int:
         raise ValueError(f"QA_{name} must be an integer, got {raw!r}") from None
 
 
+def _bool(name: str, default: bool) -> bool:
+    raw = _env(name, "").strip().lower()
+    if not raw:
+        return default
+    if raw in ("1", "true", "yes", "on"):
+        return True
+    if raw in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(f"QA_{name} must be 1 or 0 (true/false), got {raw!r}")
+
+
 @dataclass(frozen=True)
 class Settings:
     corpus: Path = ROOT / "seeds"
@@ -29,6 +40,9 @@ class Settings:
     model: str = DEFAULT_MODEL
     # "onnx" (ONNX Runtime, exported once into embeddings/onnx; falls back to PyTorch) or "torch".
     backend: str = "onnx"
+    # With ONNX, questions (and answer sentences) go through an int8-quantized copy of the model:
+    # 2.5x faster, the same CMRC recall (bench/RESULTS.md); passages always use full precision.
+    query_int8: bool = True
     query_prefix: str = ""
     passage_prefix: str = ""
     passage_min: int = 150
@@ -57,6 +71,7 @@ class Settings:
             index_dir=Path(_env("INDEX_DIR", str(d.index_dir))),
             model=_env("EMBEDDING_MODEL", d.model),
             backend=_env("BACKEND", d.backend),
+            query_int8=_bool("QUERY_INT8", d.query_int8),
             query_prefix=_env("QUERY_PREFIX", ""),
             passage_prefix=_env("PASSAGE_PREFIX", ""),
             passage_min=_int("PASSAGE_MIN", d.passage_min),

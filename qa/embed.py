@@ -88,6 +88,7 @@ class SentenceTransformerEmbedder:
         device: str = "cpu",
         backend: str = "torch",
         onnx_dir: Path | None = None,
+        query_int8: bool = False,
     ) -> None:
         if backend not in ("torch", "onnx"):
             raise ValueError(f"backend must be torch or onnx, got {backend!r}")
@@ -103,20 +104,24 @@ class SentenceTransformerEmbedder:
         self._lock = threading.Lock()
         self._model: Any = None
         self._onnx: Any = None
-        self._queries = Coalescer(lambda batch: self._encode(batch, batch_size=len(batch)))
+        self._queries = Coalescer(
+            lambda batch: self._encode(batch, batch_size=len(batch), quick=True)
+        )
         self.backend = "torch"
         if backend == "onnx":
             # An exported bundle of a local model starts without PyTorch at all.
             from qa.onnx import OnnxEncoder
 
-            self._onnx = OnnxEncoder.cached(cache, model, path)
+            self._onnx = OnnxEncoder.cached(cache, model, path, int8=query_int8)
         if self._onnx is None:
             self._model = self._load_sentence_transformer(model, path, device)
         if backend == "onnx" and self._onnx is None:
             try:
                 from qa.onnx import OnnxEncoder
 
-                self._onnx = OnnxEncoder.from_model(self._model, cache, model, path)
+                self._onnx = OnnxEncoder.from_model(
+                    self._model, cache, model, path, int8=query_int8
+                )
             except Exception as e:  # export or runtime missing: PyTorch still works
                 log.warning(
                     "ONNX backend unavailable for %s (%s: %s); using PyTorch",
@@ -163,11 +168,17 @@ class SentenceTransformerEmbedder:
             passage_prefix=settings.passage_prefix or None,
             backend=backend or settings.backend,
             onnx_dir=Path(settings.index_dir).parent / "onnx",
+            query_int8=getattr(settings, "query_int8", False),
         )
 
-    def _encode(self, texts: Sequence[str], batch_size: int) -> np.ndarray:
+    @property
+    def quantized(self) -> bool:
+        """Whether questions are encoded with the int8 graph."""
+        return self._onnx is not None and self._onnx.int8
+
+    def _encode(self, texts: Sequence[str], batch_size: int, quick: bool = False) -> np.ndarray:
         if self._onnx is not None:
-            return normalize(self._onnx.encode(texts, batch_size))
+            return normalize(self._onnx.encode(texts, batch_size, quick=quick))
         with self._lock:
             out = self._model.encode(
                 list(texts),
@@ -182,7 +193,7 @@ class SentenceTransformerEmbedder:
         texts = [self.query_prefix + t for t in texts]
         if len(texts) == 1:  # one query of a request: batched with any encoding concurrently
             return np.asarray(self._queries(texts[0]))[None, :]
-        return self._encode(texts, batch_size=max(1, len(texts)))
+        return self._encode(texts, batch_size=max(1, len(texts)), quick=True)
 
     def encode_passages(
         self, texts: Sequence[str], progress: Callable[[int], None] | None = None

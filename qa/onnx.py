@@ -6,6 +6,10 @@ and ``meta.json``. On two cores ONNX Runtime encodes a short query in about a th
 time, and a service whose model is a local folder with a bundle already exported starts from the
 bundle alone, without importing PyTorch or sentence-transformers (seconds of every cold start).
 Any failure to export falls back to PyTorch, with a warning.
+
+Beside the full-precision graph the bundle holds an int8 copy (dynamic quantization of the
+weights, ``model.int8.onnx``) that encodes a question 2.5x faster; it is used for questions and
+answer sentences only, never for the passages stored in the index.
 """
 
 from __future__ import annotations
@@ -139,10 +143,29 @@ def export(st_model: Any, bundle: Path, model_id: str) -> None:
             raise
 
 
+def quantize(bundle: Path) -> Path:
+    """The bundle's int8 graph, written (atomically) on first use from the full-precision one."""
+    target = bundle / "model.int8.onnx"
+    if target.exists():
+        return target
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    tmp = bundle / f"model.int8.tmp{os.getpid()}.onnx"
+    root = logging.getLogger()
+    level = root.level
+    root.setLevel(logging.ERROR)  # the quantizer logs advice about pre-processing at WARNING
+    try:
+        quantize_dynamic(str(bundle / "model.onnx"), str(tmp), weight_type=QuantType.QInt8)
+    finally:
+        root.setLevel(level)
+    os.replace(tmp, target)
+    return target
+
+
 class OnnxEncoder:
     """Encodes with ONNX Runtime; outputs unit vectors like the sentence-transformer it came from."""
 
-    def __init__(self, bundle: Path, threads: int = 2) -> None:
+    def __init__(self, bundle: Path, threads: int = 2, int8: bool = False) -> None:
         import onnxruntime as ort
         from tokenizers import Tokenizer
 
@@ -160,31 +183,43 @@ class OnnxEncoder:
         self.session = ort.InferenceSession(
             str(bundle / "model.onnx"), options, providers=["CPUExecutionProvider"]
         )
+        self.quick = self.session
+        if int8:
+            self.quick = ort.InferenceSession(
+                str(quantize(bundle)), options, providers=["CPUExecutionProvider"]
+            )
+        self.int8 = int8
         self._lock = threading.Lock()
 
     @classmethod
-    def cached(cls, cache_dir: Path, model_id: str, path: str) -> OnnxEncoder | None:
+    def cached(
+        cls, cache_dir: Path, model_id: str, path: str, int8: bool = False
+    ) -> OnnxEncoder | None:
         """The encoder from an already exported bundle, if the model is a local folder that has one."""
         key = local_fingerprint(model_id, path)
         if key is None or not (cache_dir / key / "meta.json").is_file():
             return None
         try:
-            return cls(cache_dir / key)
+            return cls(cache_dir / key, int8=int8)
         except Exception as e:  # a damaged bundle: export it again from the loaded model
             log.warning("ONNX bundle %s unusable (%s: %s)", cache_dir / key, type(e).__name__, e)
             shutil.rmtree(cache_dir / key, ignore_errors=True)
             return None
 
     @classmethod
-    def from_model(cls, st_model: Any, cache_dir: Path, model_id: str, path: str) -> OnnxEncoder:
+    def from_model(
+        cls, st_model: Any, cache_dir: Path, model_id: str, path: str, int8: bool = False
+    ) -> OnnxEncoder:
         """Export the loaded sentence-transformer (once) and open the bundle."""
         key = local_fingerprint(model_id, path) or loaded_fingerprint(model_id, st_model)
         bundle = cache_dir / key
         if not (bundle / "meta.json").is_file():
             export(st_model, bundle, model_id)
-        return cls(bundle)
+        return cls(bundle, int8=int8)
 
-    def encode(self, texts: Sequence[str], batch_size: int = 32) -> np.ndarray:
+    def encode(self, texts: Sequence[str], batch_size: int = 32, quick: bool = False) -> np.ndarray:
+        """Unit vectors; ``quick`` uses the int8 graph when the encoder was opened with one."""
+        session = self.quick if quick else self.session
         out = []
         for s in range(0, len(texts), batch_size):
             encodings = self.tokenizer.encode_batch(list(texts[s : s + batch_size]))
@@ -194,7 +229,7 @@ class OnnxEncoder:
                 "token_type_ids": np.array([e.type_ids for e in encodings], dtype=np.int64),
             }
             with self._lock:
-                out.append(self.session.run(None, feed)[0])
+                out.append(session.run(None, feed)[0])
         if not out:
             return np.zeros((0, self.dim), np.float32)
         return np.concatenate(out).astype(np.float32)

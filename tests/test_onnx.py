@@ -92,3 +92,29 @@ def test_concurrent_queries_batched_equal_single_ones(pair) -> None:
     with ThreadPoolExecutor(max_workers=8) as pool:
         together = np.stack(list(pool.map(lambda q: onnx.encode_queries([q])[0], questions)))
     assert (alone * together).sum(1).min() > 0.9999
+
+
+def test_int8_questions_stay_close_and_passages_keep_full_precision(pair, cache) -> None:
+    onnx, _ = pair
+    quick = SentenceTransformerEmbedder(
+        "m3e-small", backend="onnx", onnx_dir=cache, query_int8=True
+    )
+    assert quick.quantized and not onnx.quantized
+    key = local_fingerprint("m3e-small", resolve_model("m3e-small"))
+    assert (cache / str(key) / "model.int8.onnx").is_file()
+    q8, q32 = quick.encode_queries(TEXTS), onnx.encode_queries(TEXTS)
+    np.testing.assert_allclose(np.linalg.norm(q8, axis=1), 1.0, atol=1e-5)
+    assert (q8 * q32).sum(1).min() > 0.97
+    # the stored vectors are never quantized
+    np.testing.assert_allclose(quick.encode_passages(TEXTS), onnx.encode_passages(TEXTS), atol=1e-5)
+
+
+def test_settings_turn_int8_questions_on_by_default(monkeypatch) -> None:
+    from qa.config import Settings
+
+    assert Settings().query_int8
+    monkeypatch.setenv("QA_QUERY_INT8", "0")
+    assert not Settings.from_env().query_int8
+    monkeypatch.setenv("QA_QUERY_INT8", "maybe")
+    with pytest.raises(ValueError, match="QA_QUERY_INT8"):
+        Settings.from_env()
