@@ -24,11 +24,11 @@ import os
 import secrets
 import shutil
 import time
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar, overload
 
 import numpy as np
 
@@ -38,6 +38,7 @@ from qa.lexical import LexicalIndex, Tokenizer
 from qa.models import Article, Passage
 
 SCHEMA_VERSION = 1
+T = TypeVar("T")
 CURRENT = "CURRENT"
 # Files up to this size are checksummed at load; larger ones are checked by size only, so a
 # million-passage index still loads in seconds.
@@ -125,38 +126,37 @@ class _Lines:
         return row
 
 
-class LazyPassages(Sequence[Passage]):
-    def __init__(self, lines: _Lines) -> None:
+class _LazyColumn(Sequence[T]):
+    """A read-only sequence that builds each item from its JSON line when asked."""
+
+    def __init__(self, lines: _Lines, make: Callable[[dict[str, Any]], T]) -> None:
         self._lines = lines
+        self._make = make
 
     def __len__(self) -> int:
         return len(self._lines)
 
-    def __getitem__(self, i: Any) -> Any:
+    @overload
+    def __getitem__(self, i: int) -> T: ...
+
+    @overload
+    def __getitem__(self, i: slice) -> list[T]: ...
+
+    def __getitem__(self, i: int | slice) -> T | list[T]:
         if isinstance(i, slice):
             return [self[j] for j in range(*i.indices(len(self)))]
-        row = dict(self._lines.get(i))
-        row.pop("hash", None)
-        return Passage(**row)
+        return self._make(self._lines.get(i))
 
-    def __iter__(self) -> Iterator[Passage]:
+    def __iter__(self) -> Iterator[T]:
         return (self[i] for i in range(len(self)))
 
 
-class LazyHashes(Sequence[str]):
-    def __init__(self, lines: _Lines) -> None:
-        self._lines = lines
+def _passage(row: dict[str, Any]) -> Passage:
+    return Passage(**{k: v for k, v in row.items() if k != "hash"})
 
-    def __len__(self) -> int:
-        return len(self._lines)
 
-    def __getitem__(self, i: Any) -> Any:
-        if isinstance(i, slice):
-            return [self[j] for j in range(*i.indices(len(self)))]
-        return str(self._lines.get(i)["hash"])
-
-    def __iter__(self) -> Iterator[str]:
-        return (self[i] for i in range(len(self)))
+def _hash(row: dict[str, Any]) -> str:
+    return str(row["hash"])
 
 
 class LazyArticles(Mapping[str, Article]):
@@ -341,7 +341,12 @@ def verify(version: Path, manifest: dict[str, Any]) -> None:
 
 def _tables(
     version: Path,
-) -> tuple[LazyArticles, LazyPassages, LazyHashes, tuple[np.ndarray, list[str], np.ndarray] | None]:
+) -> tuple[
+    LazyArticles,
+    _LazyColumn[Passage],
+    _LazyColumn[str],
+    tuple[np.ndarray, list[str], np.ndarray] | None,
+]:
     rows = version / "rows.npz"
     columns = None
     a_off = p_off = None
@@ -353,7 +358,12 @@ def _tables(
             columns = (z["passage_article"], ids, z["article_source"])
     articles = _Lines(version / "articles.jsonl", a_off)
     passages = _Lines(version / "passages.jsonl", p_off)
-    return LazyArticles(articles, ids), LazyPassages(passages), LazyHashes(passages), columns
+    return (
+        LazyArticles(articles, ids),
+        _LazyColumn(passages, _passage),
+        _LazyColumn(passages, _hash),
+        columns,
+    )
 
 
 def load(
