@@ -407,6 +407,11 @@ def main() -> None:
     ap.add_argument("--http-seconds", type=float, default=10)
     ap.add_argument("--skip-http", action="store_true")
     ap.add_argument(
+        "--merge",
+        action="store_true",
+        help="keep the synthetic sizes of the previous perf.json that this run does not measure",
+    )
+    ap.add_argument(
         "--backend",
         default=None,
         choices=["torch", "onnx"],
@@ -438,6 +443,7 @@ def main() -> None:
             {
                 "passages": len(base.passages),
                 "synthetic": False,
+                "commit": results["machine"]["commit"],
                 "index_type": base.manifest["index_type"],
                 "latency": latency(searcher, qs),
                 "disk_mb": dir_size(work / "cmrc"),
@@ -473,6 +479,7 @@ def main() -> None:
             entry: dict[str, Any] = {
                 "passages": timings["passages"],
                 "synthetic": True,
+                "commit": results["machine"]["commit"],
                 "index_type": kind,
                 "build": timings,
                 "latency": latency(s, qs, answer=True),
@@ -492,6 +499,17 @@ def main() -> None:
                 print(json.dumps(entry["reindex"]), flush=True)
             sizes.append(entry)
             shutil.rmtree(d, ignore_errors=True)
+        if args.merge and (OUT / "perf.json").exists():
+            previous = json.loads((OUT / "perf.json").read_text(encoding="utf-8"))
+            measured = {round(s["passages"], -3) for s in sizes}
+            kept = [
+                s
+                for s in previous.get("sizes", [])
+                if s["synthetic"] and round(s["passages"], -3) not in measured
+            ]
+            for s in kept:
+                s.setdefault("commit", previous["machine"]["commit"])
+            sizes = sorted(sizes + kept, key=lambda s: s["passages"])
         results["sizes"] = sizes
     results["bench_peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     (OUT / "perf.json").write_text(
@@ -657,6 +675,8 @@ def render(results: dict[str, Any]) -> str:
     for s in results.get("sizes", []):
         lat = s["latency"]
         label = f"{s['passages']:,}" + (" (synthetic)" if s["synthetic"] else " (CMRC dev)")
+        if s.get("commit", m["commit"]) != m["commit"]:
+            label += f", kept from the run at `{s['commit']}`"
         rec = s.get("recall@10_vs_exact")
         lines.append(
             f"| {label} | {s['index_type']} | {_stage(lat, 'encode')} | {_stage(lat, 'faiss')} "
