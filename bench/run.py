@@ -185,6 +185,51 @@ def approx_recall(
     return float(np.mean([len(set(w) & set(g)) / k for w, g in zip(want, got, strict=True)]))
 
 
+def measure_index(index_dir: Path, queries: int) -> dict[str, Any]:
+    """Latency by stage, recall of the approximate index against exact search (with an efSearch
+    sweep for HNSW), in this process: run it in a fresh one (``--measure``), as the service is."""
+    emb = SentenceTransformerEmbedder.from_settings(Settings.from_env())
+    _, questions = load_squad(CMRC)
+    qs = [q.question for q in questions[:queries]]
+    s = Searcher.open(index_dir, emb)
+    for q in qs[:10]:  # warm up: the first searches map the index pages
+        s.search(q, 5)
+    out: dict[str, Any] = {"latency": latency(s, qs, answer=True)}
+    if s.index.manifest["index_type"] != "flat":
+        vecs = np.asarray(s.index.vectors, dtype=np.float32)
+        dense = s.index.dense
+        default = dense.ef_search
+        out["recall@10_vs_exact"] = approx_recall(s, vecs, qs[:100])
+        sweep = []
+        if dense.kind.startswith("hnsw"):
+            qv = np.stack([s.encode_query(q) for q in qs[:100]])
+            for ef in (64, 128, 256, 384):
+                dense.set_search_effort(ef_search=ef)
+                t = time.perf_counter()
+                for row in qv:
+                    dense.search(row[None, :], 50)
+                ms = (time.perf_counter() - t) / len(qv) * 1000
+                sweep.append(
+                    {"ef_search": ef, "recall@10": approx_recall(s, vecs, qs[:100]), "faiss_ms": ms}
+                )
+            dense.set_search_effort(ef_search=default)
+        out["ef_search"] = default
+        out["ef_sweep"] = sweep
+    return out
+
+
+def measure_in_fresh_process(index_dir: Path, queries: int) -> dict[str, Any]:
+    out = subprocess.run(
+        [sys.executable, "-m", "bench.run", "--measure", str(index_dir), "--queries", str(queries)],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        check=True,
+    ).stdout
+    result: dict[str, Any] = json.loads(out.strip().splitlines()[-1])
+    return result
+
+
 def cold_start(index_dir: Path) -> dict[str, float]:
     """A fresh process: import, load the model and the index, answer one question."""
     code = (
@@ -193,7 +238,10 @@ def cold_start(index_dir: Path) -> dict[str, float]:
         "from qa.config import Settings;e=SentenceTransformerEmbedder.from_settings(Settings.from_env());t1=time.perf_counter();"
         f"s=Searcher.open(Path({str(index_dir)!r}),e);t2=time.perf_counter();"
         "answer_messages(s,[Message('user','《战国无双3》是由哪两个公司合作开发的？')],3);t3=time.perf_counter();"
-        "import resource;print(t1-t,t2-t1,t3-t2,resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)"
+        # VmHWM, not ru_maxrss: Linux carries ru_maxrss across exec, so a child started by this
+        # (large) benchmark process would report the benchmark's own peak
+        "hwm=[l for l in open('/proc/self/status') if l.startswith('VmHWM')][0].split()[1];"
+        "print(t1-t,t2-t1,t3-t2,hwm)"
     )
     t = time.perf_counter()
     out = subprocess.run(
@@ -417,7 +465,11 @@ def main() -> None:
         choices=["torch", "onnx"],
         help="encoder backend (default: QA_BACKEND)",
     )
+    ap.add_argument("--measure", type=Path, help=argparse.SUPPRESS)  # internal: one index
     args = ap.parse_args()
+    if args.measure:
+        print(json.dumps(measure_index(args.measure, args.queries)))
+        return
     if not CMRC.exists():
         sys.exit(f"{CMRC} is missing: the benchmark needs CMRC 2018 dev from ../shared/data")
     OUT.mkdir(parents=True, exist_ok=True)
@@ -438,14 +490,13 @@ def main() -> None:
         base = store.load(work / "cmrc", tokenize)
         qs = [q.question for q in questions[: args.queries]]
         sizes: list[dict[str, Any]] = []
-        searcher = Searcher.open(work / "cmrc", emb)
         sizes.append(
             {
                 "passages": len(base.passages),
                 "synthetic": False,
                 "commit": results["machine"]["commit"],
                 "index_type": base.manifest["index_type"],
-                "latency": latency(searcher, qs),
+                **measure_in_fresh_process(work / "cmrc", args.queries),
                 "disk_mb": dir_size(work / "cmrc"),
                 "cold": cold_start(work / "cmrc"),
             }
@@ -474,20 +525,15 @@ def main() -> None:
             )
             print(json.dumps(timings), flush=True)
             gc.collect()
-            s = Searcher.open(d, emb)
-            vecs = np.asarray(s.index.vectors, dtype=np.float32)
             entry: dict[str, Any] = {
                 "passages": timings["passages"],
                 "synthetic": True,
                 "commit": results["machine"]["commit"],
                 "index_type": kind,
                 "build": timings,
-                "latency": latency(s, qs, answer=True),
-                "recall@10_vs_exact": approx_recall(s, vecs, qs[:100]),
+                **measure_in_fresh_process(d, args.queries),
                 "disk_mb": dir_size(d),
             }
-            del vecs, s
-            gc.collect()
             entry["cold"] = cold_start(d)
             print(json.dumps(entry, indent=1), flush=True)
             if n == 100_000 and not args.skip_http:
@@ -704,6 +750,25 @@ def render(results: dict[str, Any]) -> str:
             f"| {c['index_load_s']:.1f} s | {c['first_answer_s']:.2f} s "
             f"| {c['peak_rss_mb'] / 1024:.2f} GiB | {s['disk_mb']:,.0f} MB | {built} |"
         )
+    sweeps = [s for s in results.get("sizes", []) if s.get("ef_sweep")]
+    if sweeps:
+        lines += [
+            "",
+            "HNSW search breadth (efSearch) against recall@10 of exact search and FAISS time per "
+            "query (100 questions, one thread):",
+            "",
+            "| passages | "
+            + " | ".join(f"ef {e['ef_search']}" for e in sweeps[0]["ef_sweep"])
+            + " |",
+            "| --- |" + " --- |" * len(sweeps[0]["ef_sweep"]),
+        ]
+        for s in sweeps:
+            cells = [
+                f"{e['recall@10']:.3f}, {e['faiss_ms']:.1f} ms"
+                + (" (default)" if e["ef_search"] == s.get("ef_search") else "")
+                for e in s["ef_sweep"]
+            ]
+            lines.append(f"| {s['passages']:,} | " + " | ".join(cells) + " |")
     for s in results.get("sizes", []):
         if "reindex" in s:
             r = s["reindex"]
