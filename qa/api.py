@@ -305,14 +305,16 @@ def create_app(
         return {"status": "ok", **s.stats()}
 
     @app.post("/api/search", dependencies=guarded)
-    async def search(req: SearchRequest, searcher: SearcherDep) -> dict[str, Any]:
+    async def search(req: SearchRequest, searcher: SearcherDep) -> JSONResponse:
         """The best passages for a query, with their dense, BM25 and fused scores."""
         hits = await run(
             lambda: searcher.search(
                 req.query, req.top_k, sources=req.sources, article_ids=req.article_ids
             )
         )
-        return {"query": req.query, "results": [h.to_dict() for h in hits]}
+        # Serialized here: FastAPI's generic encoder walks every field of every hit again, a
+        # millisecond per request at the throughput this route is measured at.
+        return JSONResponse({"query": req.query, "results": [h.to_dict() for h in hits]})
 
     async def _answer(searcher: Searcher, msgs: list[answering.Message], top_k: int) -> Answer:
         return await run(answering.answer_messages, searcher, msgs, top_k)
