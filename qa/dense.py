@@ -90,7 +90,6 @@ class DenseIndex:
             base = faiss.IndexIVFFlat(quantizer, dim, nlist, faiss.METRIC_INNER_PRODUCT)
         threads = faiss.omp_get_max_threads()
         faiss.omp_set_num_threads(os.cpu_count() or 1)  # building does use every core
-        _local.single = False
         try:
             if not base.is_trained:
                 base.train(vectors)

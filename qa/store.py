@@ -60,6 +60,7 @@ class Index:
     # Filter columns: each passage's article (a row of article_ids) and each article's source.
     # Loaded from rows.npz, or computed on the first filtered search.
     columns: tuple[np.ndarray, list[str], np.ndarray] | None = None
+    _positions: dict[str, int] | None = field(default=None, repr=False)
 
     @property
     def model(self) -> str:
@@ -79,7 +80,9 @@ class Index:
         if sources is not None:
             wanted |= np.isin(article_source, np.array(list(sources), dtype=np.str_))
         if article_ids is not None:
-            position = {a: i for i, a in enumerate(ids)}
+            if self._positions is None:  # article id -> row of ids, built once per index
+                self._positions = {a: i for i, a in enumerate(ids)}
+            position = self._positions
             hits = [position[a] for a in article_ids if a in position]
             wanted[np.array(hits, dtype=np.int64)] = True
         return np.flatnonzero(wanted[passage_article]).astype(np.int64)
