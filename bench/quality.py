@@ -94,7 +94,11 @@ def not_found_tradeoff(searcher: Searcher) -> dict[str, object]:
         json.loads(line)["question"]
         for line in (DATA / "seed_questions.jsonl").open(encoding="utf-8")
     ]
-    neg_rows = [json.loads(line) for line in (DATA / "unanswerable.jsonl").open(encoding="utf-8")]
+    neg_rows = [
+        json.loads(line)
+        for name in ("off_topic.jsonl", "near_miss.jsonl")
+        for line in (DATA / name).open(encoding="utf-8")
+    ]
     neg = [r["question"] for r in neg_rows]
     fp, fn = gate_features(searcher, pos), gate_features(searcher, neg)
     sweep = []

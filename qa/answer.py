@@ -1,11 +1,16 @@
-"""Hits -> a short extractive answer with numbered citations; follow-up questions; not-found."""
+"""Hits -> a short extractive answer with numbered citations; follow-up questions; not-found.
+
+Two answerers share this interface (``Answerer.answer(question, hits, context) -> Answer``): the
+trained reader (``qa.reader.answerer.ReaderAnswerer``, the default) and the heuristic sentence
+scorer below (``HeuristicAnswerer``), kept as the fallback when no reader bundle is installed.
+"""
 
 from __future__ import annotations
 
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, Protocol
 
 import numpy as np
 
@@ -126,13 +131,14 @@ def answer_type_bonus(question: str, sentence: str) -> float:
 _ASKS_BYLINE = re.compile(r"谁拍|摄影|拍摄者|作者|记者是谁|谁写|署名|通讯员是谁")
 
 
-def _byline_answer(question: str, hits: list[Hit]) -> Answer | None:
+def byline_answer(question: str, hits: list[Hit]) -> Answer | None:
     """Who took the photo / who wrote it: quote the top article's byline, which is not passage text."""
     if not hits or not _ASKS_BYLINE.search(question) or not hits[0].article.byline:
         return None
     top = hits[0]
     top.highlights = []
-    return Answer(f"《{top.article.title}》署名：{top.article.byline}[1]", True, [top], question)
+    byline = top.article.byline
+    return Answer(f"《{top.article.title}》署名：{byline}[1]", True, [top], question, byline)
 
 
 def compose(
@@ -149,7 +155,7 @@ def compose(
     """
     if not is_relevant(context or question, hits):
         return Answer(NOT_FOUND, False, [], question)
-    byline = _byline_answer(question, hits)
+    byline = byline_answer(question, hits)
     if byline is not None:
         return byline
     cands = _candidates(hits)
@@ -190,25 +196,58 @@ def compose(
     return Answer("".join(parts), True, citations, question)
 
 
-def answer_messages(searcher: Searcher, messages: Sequence[Message], top_k: int = 3) -> Answer:
+class Answerer(Protocol):
+    method: str
+
+    def answer(self, question: str, hits: list[Hit], context: str | None = None) -> Answer: ...
+
+
+class HeuristicAnswerer:
+    """The hand-tuned sentence scorer: quotes sentences, gives no short answer."""
+
+    method = "heuristic"
+
+    def __init__(self, searcher: Searcher) -> None:
+        self.searcher = searcher
+
+    def answer(self, question: str, hits: list[Hit], context: str | None = None) -> Answer:
+        return compose(question, hits, self.searcher, context=context)
+
+
+def answer_messages(
+    searcher: Searcher,
+    messages: Sequence[Message],
+    top_k: int = 3,
+    answerer: Answerer | None = None,
+) -> Answer:
     """Answer the last user message, retrieving with the conversation in mind."""
     question, query = retrieval_query(messages)
-    qv = searcher.encode_query(query)  # encoded once, for retrieval and sentence scoring
+    qv = searcher.encode_query(query)
     hits = searcher.search(query, top_k=top_k, query_vector=qv)
-    if query == question:
-        return compose(question, hits, searcher, qv)
-    return compose(question, hits, searcher, context=query)
+    if answerer is None:  # the heuristic composer reuses the query vector
+        if query == question:
+            return compose(question, hits, searcher, qv)
+        return compose(question, hits, searcher, context=query)
+    return answerer.answer(question, hits, None if query == question else query)
+
+
+def _source_line(n: int, hit: Hit) -> str:
+    a = hit.article
+    byline = f"，{a.byline}" if a.byline else ""
+    return f"{n}. 《{a.title}》{byline}（{a.source}，第 {hit.passage.start}–{hit.passage.end} 字）"
 
 
 def markdown(answer: Answer) -> str:
-    """The answer followed by a 来源 list, for chat front-ends that show Markdown."""
+    """The answer followed by a 来源 list (or 相关段落 when not found), for chat front-ends."""
     if not answer.found:
-        return answer.text
-    lines = [answer.text, "", "**来源**"]
-    for n, hit in enumerate(answer.citations, 1):
-        a = hit.article
-        byline = f"，{a.byline}" if a.byline else ""
-        lines.append(
-            f"{n}. 《{a.title}》{byline}（{a.source}，第 {hit.passage.start}–{hit.passage.end} 字）"
-        )
+        if not answer.related:
+            return answer.text
+        lines = [answer.text, "", "**相关段落**"]
+        lines += [_source_line(n, h) for n, h in enumerate(answer.related, 1)]
+        return "\n".join(lines)
+    text = answer.text
+    if answer.short_answer and text.startswith(answer.short_answer + "\n"):
+        text = f"**{answer.short_answer}**" + text[len(answer.short_answer) :]
+    lines = [text, "", "**来源**"]
+    lines += [_source_line(n, h) for n, h in enumerate(answer.citations, 1)]
     return "\n".join(lines)

@@ -218,8 +218,12 @@ def create_app(
     settings: Settings | None = None,
     searcher: Searcher | None = None,
     loader: Callable[[], Searcher] | None = None,
+    answerer: answering.Answerer | None = None,
 ) -> FastAPI:
-    """Assemble the app. Give a ready Searcher (tests) or a loader called at start-up."""
+    """Assemble the app. Give a ready Searcher (tests) or a loader called at start-up; the
+    answerer (trained reader or heuristic fallback) follows the settings unless given."""
+    from qa.reader.answerer import load_answerer
+
     settings = settings or Settings.from_env()
     app = FastAPI(
         title="新闻问答 QA",
@@ -228,6 +232,9 @@ def create_app(
     )
     app.state.searcher = searcher
     app.state.settings = settings
+    if answerer is None and searcher is not None:
+        answerer = load_answerer(settings, searcher)
+    app.state.answerer = answerer
     # Requests run in up to eight worker threads; their query encodings are batched together
     # (qa.batching), so the encoder, not the thread count, bounds the CPU in use.
     limiter = anyio.CapacityLimiter(8)
@@ -236,6 +243,8 @@ def create_app(
     async def _load() -> None:
         if app.state.searcher is None and loader is not None:
             app.state.searcher = await anyio.to_thread.run_sync(loader)
+        if app.state.answerer is None and app.state.searcher is not None:
+            app.state.answerer = load_answerer(settings, app.state.searcher)
         if settings.reload_seconds > 0:
             app.state.watcher = asyncio.get_running_loop().create_task(_watch())
 
@@ -317,7 +326,7 @@ def create_app(
         return JSONResponse({"query": req.query, "results": [h.to_dict() for h in hits]})
 
     async def _answer(searcher: Searcher, msgs: list[answering.Message], top_k: int) -> Answer:
-        return await run(answering.answer_messages, searcher, msgs, top_k)
+        return await run(answering.answer_messages, searcher, msgs, top_k, app.state.answerer)
 
     @app.post("/api/chat", dependencies=guarded)
     async def chat(req: ChatRequest, searcher: SearcherDep) -> Any:
@@ -405,6 +414,7 @@ def create_app(
                 },
                 "citations": ans.to_dict()["citations"],
                 "found": ans.found,
+                "short_answer": ans.short_answer,
             }
 
         def chunk(delta: dict[str, Any], finish: str | None = None, **extra: Any) -> str:
@@ -430,7 +440,14 @@ def create_app(
                 return
             for piece in _pieces(answering.markdown(ans)):
                 yield chunk({"content": piece})
-            yield chunk({}, "stop", citations=ans.to_dict()["citations"], found=ans.found)
+            body = ans.to_dict()
+            yield chunk(
+                {},
+                "stop",
+                citations=body["citations"],
+                found=ans.found,
+                short_answer=ans.short_answer,
+            )
             yield "data: [DONE]\n\n"
 
         return StreamingResponse(

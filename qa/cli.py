@@ -218,6 +218,14 @@ def cmd_eval(args: argparse.Namespace) -> int:
     with tqdm(total=len(questions), desc="evaluating", unit="question", file=sys.stderr) as bar:
         result = evaluate.evaluate(searcher, questions, modes=modes, progress=bar.update)
     result["data"] = name
+    if args.answers:
+        from qa.reader.answerer import load_answerer
+
+        answerer = load_answerer(s, searcher)
+        with tqdm(total=len(questions), desc="answering", unit="question", file=sys.stderr) as bar:
+            result["reader"] = evaluate.evaluate_answers(
+                searcher, answerer, questions, progress=bar.update
+            )
     if args.out:
         Path(args.out).write_text(
             json.dumps(result, ensure_ascii=False, indent=2), encoding="utf-8"
@@ -235,15 +243,47 @@ def cmd_eval(args: argparse.Namespace) -> int:
             f"{name}: {result['questions']} questions over {result['articles']} articles / {result['passages']} passages, model {result['model']}"
         )
         print(evaluate.summary_table(result))
+        if "reader" in result:
+            r = result["reader"]
+            print(
+                f"answers ({r['method']}): EM {r['em']:.1f}  F1 {r['f1']:.1f}  "
+                f"short answer holds gold {r['short_answer_holds_gold']:.1%}  "
+                f"answer text holds gold {r['answer_text_holds_gold']:.1%}  "
+                f"found {r['found']:.1%}  p50 {r['ms_p50']} ms"
+            )
+    return 0
+
+
+def cmd_train_reader(args: argparse.Namespace) -> int:
+    from qa.reader.train import TrainConfig, train
+
+    cfg = TrainConfig(
+        data_dir=Path(args.data_dir),
+        out=Path(args.out),
+        work=Path(args.work),
+        epochs=args.epochs,
+        budget_minutes=args.budget_minutes,
+        batch_size=args.batch_size,
+        seed=args.seed,
+        threads=args.threads,
+        resume=args.resume,
+        max_examples=args.max_examples,
+    )
+    if cfg.budget_minutes <= 0 or cfg.epochs <= 0:
+        raise QAError("--budget-minutes and --epochs must be positive")
+    summary = train(cfg)
+    print(json.dumps(summary["validation"], ensure_ascii=False))
     return 0
 
 
 def cmd_ask(args: argparse.Namespace) -> int:
     from qa.answer import Message, answer_messages, markdown
+    from qa.reader.answerer import load_answerer
 
     s = _settings(args)
     searcher = _searcher(s)
-    ans = answer_messages(searcher, [Message("user", args.question)], top_k=args.top_k)
+    answerer = load_answerer(s, searcher)
+    ans = answer_messages(searcher, [Message("user", args.question)], args.top_k, answerer)
     if args.json:
         _print_json(ans.to_dict())
     else:
@@ -255,15 +295,21 @@ def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from qa.api import create_app
+    from qa.reader.answerer import load_answerer
 
     s = _settings(args)
     searcher = _searcher(s)  # load before listening: a missing index fails here, clearly
+    answerer = load_answerer(s, searcher)  # and so does a damaged reader
     print(
-        f"serving {searcher.stats()['articles']} articles on http://{args.host}:{args.port}",
+        f"serving {searcher.stats()['articles']} articles on http://{args.host}:{args.port} "
+        f"(answers: {answerer.method})",
         file=sys.stderr,
     )
     uvicorn.run(
-        create_app(s, searcher=searcher), host=args.host, port=args.port, log_level="warning"
+        create_app(s, searcher=searcher, answerer=answerer),
+        host=args.host,
+        port=args.port,
+        log_level="warning",
     )
     return 0
 
@@ -356,8 +402,28 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--out", help="write the JSON report here too")
     ev.add_argument("--limit", type=int, help="use only the first N questions")
     ev.add_argument("--json", action="store_true", help="print the full JSON report")
+    ev.add_argument(
+        "--answers",
+        action="store_true",
+        help="also answer every question as the service does: short-answer EM/F1 ('reader')",
+    )
     common(ev)
     ev.set_defaults(func=cmd_eval)
+
+    tr = sub.add_parser(
+        "train-reader", help="train the answer reader on CMRC 2018 + DRCD (CPU, time-boxed)"
+    )
+    tr.add_argument("--data-dir", default="../shared/data", help="cmrc2018_dev.json, drcd_dev.json")
+    tr.add_argument("--out", default="embeddings/reader", help="where the exported bundle goes")
+    tr.add_argument("--work", default="embeddings/reader-train", help="checkpoints")
+    tr.add_argument("--epochs", type=float, default=3.0)
+    tr.add_argument("--budget-minutes", type=float, default=85.0, help="whole run, export included")
+    tr.add_argument("--batch-size", type=int, default=32)
+    tr.add_argument("--seed", type=int, default=13)
+    tr.add_argument("--threads", type=int, default=2)
+    tr.add_argument("--resume", action="store_true", help="continue from the last checkpoint")
+    tr.add_argument("--max-examples", type=int, default=0, help="train on a sample (a quick trial)")
+    tr.set_defaults(func=cmd_train_reader)
     return p
 
 

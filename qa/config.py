@@ -22,6 +22,19 @@ def _int(name: str, default: int) -> int:
         raise ValueError(f"QA_{name} must be an integer, got {raw!r}") from None
 
 
+def _float_or_none(name: str) -> float | None:
+    raw = _env(name, "").strip()
+    if not raw:
+        return None
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ValueError(f"QA_{name} must be a number, got {raw!r}") from None
+    if not 0.0 <= value <= 1.0:
+        raise ValueError(f"QA_{name} must be between 0 and 1, got {raw!r}")
+    return value
+
+
 def _bool(name: str, default: bool) -> bool:
     raw = _env(name, "").strip().lower()
     if not raw:
@@ -60,6 +73,11 @@ class Settings:
     max_file_bytes: int = 20 * 1024 * 1024
     # Seconds between checks for a newly written index (0 turns the watcher off).
     reload_seconds: float = 2.0
+    # The answer reader: "auto" (the bundle in embeddings/reader, or the heuristic composer with a
+    # warning when none is installed), a bundle folder, or "off" (heuristic composer).
+    reader: str = "auto"
+    # Override of the bundle's calibrated "not found" threshold (a probability), when set.
+    reader_threshold: float | None = None
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -85,4 +103,6 @@ class Settings:
             cors_origins=tuple(o for o in _env("CORS_ORIGINS", "").split(",") if o.strip()),
             max_body_bytes=_int("MAX_BODY_BYTES", d.max_body_bytes),
             reload_seconds=float(_env("RELOAD_SECONDS", str(d.reload_seconds))),
+            reader=_env("READER", d.reader),
+            reader_threshold=_float_or_none("READER_THRESHOLD"),
         )

@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from qa.answer import Answerer
 from qa.errors import QAError
 from qa.models import Article, Hit
 from qa.search import MODES, Searcher
@@ -26,6 +27,11 @@ class Question:
     answer: str
     article_id: str | None = None
     article_title: str | None = None
+    answers: tuple[str, ...] = ()  # every gold answer (SQuAD-style data has several)
+
+    @property
+    def golds(self) -> list[str]:
+        return [a for a in (self.answers or (self.answer,)) if a]
 
 
 def load_questions(path: Path) -> list[Question]:
@@ -68,7 +74,10 @@ def load_squad(path: Path) -> tuple[list[Article], list[Question]]:
             )
             for qa in para["qas"]:
                 answers = qa.get("answers") or [{"text": ""}]
-                questions.append(Question(qa["question"], answers[0]["text"], article_id=aid))
+                texts = tuple(str(a.get("text", "")) for a in answers)
+                questions.append(
+                    Question(qa["question"], answers[0]["text"], article_id=aid, answers=texts)
+                )
     return articles, questions
 
 
@@ -189,3 +198,51 @@ def summary_table(report: dict[str, Any]) -> str:
             f"| {m['mrr@10']:.3f} | {m['answer_in_top1']:.3f} | {m['answer_in_top3']:.3f} |"
         )
     return "\n".join(rows)
+
+
+def evaluate_answers(
+    searcher: Searcher,
+    answerer: Answerer | None,
+    questions: Sequence[Question],
+    top_k: int = 3,
+    progress: Callable[[int], None] | None = None,
+) -> dict[str, Any]:
+    """Answers as the service gives them: short-answer EM and F1 (CMRC 2018 metric, percent, best
+    over the gold answers; a question not found scores 0), how often the short answer and the
+    answer text hold the gold string, the found rate and the time per answer."""
+    from qa.answer import Message, answer_messages
+    from qa.reader.metrics import exact, f1
+
+    ems, f1s, short_holds, text_holds, found, times = [], [], [], [], [], []
+    misses: list[dict[str, Any]] = []
+    for q in questions:
+        t0 = time.perf_counter()
+        ans = answer_messages(searcher, [Message("user", q.question)], top_k, answerer)
+        times.append(time.perf_counter() - t0)
+        golds = q.golds
+        short = ans.short_answer or "" if ans.found else ""
+        folded = [compact(fold(g)) for g in golds]
+        ems.append(exact(fold(short), [fold(g) for g in golds]))
+        f1s.append(f1(fold(short), [fold(g) for g in golds]))
+        short_holds.append(bool(short) and any(g in compact(fold(short)) for g in folded))
+        text_holds.append(ans.found and any(g in compact(fold(ans.text)) for g in folded))
+        found.append(ans.found)
+        if not text_holds[-1] and len(misses) < 100:
+            misses.append(
+                {"question": q.question, "gold": golds[:3], "short": short, "found": ans.found}
+            )
+        if progress:
+            progress(1)
+    ms = np.array(times) * 1000
+    return {
+        "questions": len(questions),
+        "method": getattr(answerer, "method", "heuristic"),
+        "em": round(100 * float(np.mean(ems)), 2) if ems else 0.0,
+        "f1": round(100 * float(np.mean(f1s)), 2) if f1s else 0.0,
+        "short_answer_holds_gold": round(float(np.mean(short_holds)), 4) if ems else 0.0,
+        "answer_text_holds_gold": round(float(np.mean(text_holds)), 4) if ems else 0.0,
+        "found": round(float(np.mean(found)), 4) if ems else 0.0,
+        "ms_p50": round(float(np.percentile(ms, 50)), 1) if ems else 0.0,
+        "ms_p95": round(float(np.percentile(ms, 95)), 1) if ems else 0.0,
+        "misses": misses,
+    }

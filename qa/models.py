@@ -58,6 +58,10 @@ class Hit:
     dense_rank: int | None = None
     lexical_rank: int | None = None
     highlights: list[tuple[int, int]] = field(default_factory=list)
+    # Set by the reader on the passage that holds the answer: offsets in the passage text of the
+    # short answer and of the sentence it was read from (``passage.text[s:e]`` reproduces them).
+    answer_span: tuple[int, int] | None = None
+    evidence_span: tuple[int, int] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -77,15 +81,28 @@ class Hit:
             "dense_rank": self.dense_rank,
             "lexical_rank": self.lexical_rank,
             "highlights": [list(h) for h in self.highlights],
+            "answer_span": list(self.answer_span) if self.answer_span else None,
+            "evidence_span": list(self.evidence_span) if self.evidence_span else None,
         }
 
 
 @dataclass
 class Answer:
+    """What the service says: the text shown, whether it was found, and its sources.
+
+    ``short_answer`` is the exact answer the reader extracted (None when not found or when the
+    answer comes from the heuristic composer); ``confidence`` its probability; ``related`` the
+    closest passages when the articles are on the topic but do not answer (``found`` is False).
+    """
+
     text: str
     found: bool
     citations: list[Hit]
     query: str = ""
+    short_answer: str | None = None
+    confidence: float | None = None
+    related: list[Hit] = field(default_factory=list)
+    method: str = "heuristic"  # "reader" or "heuristic" (the fallback without a reader)
 
     def to_dict(self) -> dict[str, Any]:
         cites = []
@@ -93,4 +110,11 @@ class Answer:
             d = hit.to_dict()
             d["n"] = n
             cites.append(d)
-        return {"answer": self.text, "found": self.found, "citations": cites}
+        return {
+            "answer": self.text,
+            "found": self.found,
+            "short_answer": self.short_answer,
+            "confidence": None if self.confidence is None else round(self.confidence, 4),
+            "citations": cites,
+            "related": [h.to_dict() for h in self.related],
+        }

@@ -158,3 +158,35 @@ def clause_spans(text: str, start: int, end: int) -> list[tuple[int, int]]:
 def compact(s: str) -> str:
     """Text with all whitespace removed, for answer-string matching."""
     return re.sub(r"\s+", "", s)
+
+
+def reading_spans(text: str, max_chars: int = 120, min_chars: int = 2) -> list[tuple[int, int]]:
+    """Sentences as the reader reads them: (start, end) without surrounding whitespace.
+
+    A sentence longer than ``max_chars`` is cut after commas into pieces packed up to that size
+    (a single clause longer than that is cut hard), so every piece fits the reader's window.
+    """
+    out: list[tuple[int, int]] = []
+    for s, e in sentence_spans(text):
+        while s < e and text[s].isspace():
+            s += 1
+        while e > s and text[e - 1].isspace():
+            e -= 1
+        if e - s < min_chars:
+            continue
+        if e - s <= max_chars:
+            out.append((s, e))
+            continue
+        piece_start = s
+        for cs, ce in clause_spans(text, s, e):
+            if ce - piece_start > max_chars and cs > piece_start:
+                out.append((piece_start, cs))
+                piece_start = cs
+            while ce - piece_start > max_chars:
+                out.append((piece_start, piece_start + max_chars))
+                piece_start += max_chars
+        if e - piece_start >= min_chars:
+            out.append((piece_start, e))
+        elif out:
+            out[-1] = (out[-1][0], e)
+    return out

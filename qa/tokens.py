@@ -7,12 +7,14 @@ import re
 import threading
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 import jieba
 from opencc import OpenCC
 
 _lock = threading.Lock()
 _tokenizer: jieba.Tokenizer | None = None
+_posseg: Any = None  # jieba.posseg.POSTokenizer over _tokenizer, made on first use
 _userdict: Path | None = None
 _t2s = OpenCC("t2s")
 
@@ -149,10 +151,11 @@ STOPWORDS = frozenset(
 
 def configure(userdict: Path | None = None) -> None:
     """Set a user dictionary of domain terms (one per line, jieba format); resets the tokenizer."""
-    global _tokenizer, _userdict
+    global _tokenizer, _userdict, _posseg
     with _lock:
         _userdict = userdict
         _tokenizer = None
+        _posseg = None
     _cut.cache_clear()
 
 
@@ -204,3 +207,33 @@ def tokenize(text: str) -> list[str]:
 def simplified(text: str) -> str:
     """Traditional characters folded to simplified (what the embedder sees); case kept."""
     return _t2s.convert(text)
+
+
+def simplified_aligned(text: str) -> str:
+    """Simplified script with every character where it was, so offsets carry over both ways.
+
+    OpenCC converts some traditional phrases to a different number of characters; where the whole
+    text changes length, characters are converted one at a time (a multi-character result keeps
+    the original character).
+    """
+    out = _t2s.convert(text)
+    if len(out) == len(text):
+        return out
+    chars = []
+    for ch in text:
+        c = _t2s.convert(ch)
+        chars.append(c if len(c) == 1 else ch)
+    return "".join(chars)
+
+
+def tagged(text: str) -> list[tuple[str, str]]:
+    """jieba words with their part-of-speech flags (``nr`` person, ``ns`` place, ``m`` number...)."""
+    global _posseg
+    from jieba import posseg
+
+    tk = _jieba()
+    with _lock:
+        if _posseg is None:
+            _posseg = posseg.POSTokenizer(tk)
+        tagger = _posseg
+    return [(p.word, p.flag) for p in tagger.cut(text)]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import re
 import socket
 import threading
 import time
@@ -16,6 +17,7 @@ import uvicorn
 
 from qa.indexer import build
 from qa.models import Article, stable_id
+from qa.reader.model import Reading
 from qa.search import Searcher
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -55,6 +57,23 @@ class FakeEmbedder:
             if texts
             else np.zeros((0, self.dim), np.float32)
         )
+
+
+class FakeReader:
+    """Stands in for the trained reader: a sentence answers when it holds most of the question's
+    characters; the span is its first number (or its first four characters)."""
+
+    threshold = 0.4
+
+    def read(self, question: str, sentences: Sequence[str]) -> list[Reading]:
+        out = []
+        chars = {c for c in question if c.isalnum() and c not in "多少几什么哪谁是的"}
+        for s in sentences:
+            p = len(chars & set(s)) / max(1, len(chars))
+            m = re.search(r"\d+(?:\.\d+)?%?", s)
+            start, end = (m.start(), m.end()) if m else (0, min(4, len(s)))
+            out.append(Reading(p, start, end))
+        return out
 
 
 def make_article(title: str, text: str, source: str = "fixture.txt", **kw: str) -> Article:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from conftest import ARTICLES, ROOT, FakeEmbedder, make_article, serve
+from conftest import ARTICLES, ROOT, FakeEmbedder, FakeReader, make_article, serve
 from fastapi.testclient import TestClient
 from openai import OpenAI
 
@@ -16,6 +16,7 @@ from qa.answer import NOT_FOUND
 from qa.api import create_app
 from qa.config import Settings
 from qa.indexer import build
+from qa.reader.answerer import NEAR_MISS, ReaderAnswerer
 from qa.search import Searcher
 
 EVIL = make_article(
@@ -29,7 +30,11 @@ def client(tmp_path: Path) -> TestClient:
     emb = FakeEmbedder()
     build([*ARTICLES, EVIL], tmp_path / "i", emb, progress=False)
     return TestClient(
-        create_app(Settings(reload_seconds=0), searcher=Searcher.open(tmp_path / "i", emb))
+        create_app(
+            Settings(reload_seconds=0),
+            searcher=Searcher.open(tmp_path / "i", emb),
+            answerer=ReaderAnswerer(FakeReader()),  # type: ignore[arg-type]
+        )
     )
 
 
@@ -119,7 +124,36 @@ class TestRest:
     def test_not_found(self, client: TestClient) -> None:
         r = chat(client, "Python 的快速排序怎么写？")
         assert r.status_code == 200
-        assert r.json() == {"answer": NOT_FOUND, "found": False, "citations": []}
+        assert r.json() == {
+            "answer": NOT_FOUND,
+            "found": False,
+            "short_answer": None,
+            "confidence": None,
+            "citations": [],
+            "related": [],
+        }
+
+    def test_short_answer_and_spans(self, client: TestClient) -> None:
+        r = chat(client, "恩平篮球赛有多少家企业捐资？")
+        assert r.status_code == 200
+        body = r.json()
+        assert body["found"] is True and body["short_answer"] == "102"
+        assert body["answer"].startswith("102\n\n") and 0 < body["confidence"] <= 1
+        first = body["citations"][0]
+        s, e = first["answer_span"]
+        assert first["text"][s:e] == "102"
+        es, ee = first["evidence_span"]
+        assert s >= es and e <= ee and first["text"][es:ee] + "[1]" in body["answer"]
+
+    def test_near_miss_shows_related_reading(self, client: TestClient) -> None:
+        # on the topic (past the retrieval gate), but no sentence clears a strict reader
+        client.app.state.answerer = ReaderAnswerer(FakeReader(), threshold=0.99)  # type: ignore[attr-defined,arg-type]
+        r = chat(client, "恩平市总工会篮球赛的冠军是哪支队伍？")
+        assert r.status_code == 200
+        body = r.json()
+        assert body["found"] is False and body["short_answer"] is None
+        assert body["answer"] == NEAR_MISS and body["citations"] == []
+        assert body["related"] and body["related"][0]["title"] == "“工BA”撬动百万善款"
 
     def test_follow_up_uses_the_conversation(self, client: TestClient) -> None:
         r = chat(client, "上海普陀区骑手新家有多少套房源？", "有98套房源。", "那租金呢？")

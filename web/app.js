@@ -260,14 +260,38 @@ function renderSources(citations) {
       metaLine(c) ? el("span", { class: "source-meta" }, metaLine(c)) : null)))));
 }
 
+function renderRelated(related) {
+  const items = related.map((c, i) => ({ ...c, n: i + 1, highlights: [] }));
+  return el("div", { class: "related" },
+    el("p", { class: "related-label" }, "相关段落"),
+    el("ol", { class: "sources", "aria-label": "相关段落" }, ...items.map((c) =>
+      el("li", {}, el("button", {
+        type: "button", class: "source", "data-n": c.n, onclick: (e) => openSource(c, e.currentTarget, "相关段落"),
+      },
+      el("span", { class: "source-n" }, String(c.n)),
+      el("span", { class: "source-body" },
+        el("span", { class: "source-title" }, c.title || "（无标题）"),
+        metaLine(c) ? el("span", { class: "source-meta" }, metaLine(c)) : null))))));
+}
+
 function finishAnswer(msg, done) {
   const found = done.found !== false;
   const citations = found && Array.isArray(done.citations) ? done.citations : [];
   msg.dataset.state = found ? "done" : "not-found";
   msg.classList.toggle("not-found", !found);
   msg.querySelector(".typing")?.remove();
-  renderAnswer(msg.querySelector(".answer"), done.answer || "", citations);
+  const box = msg.querySelector(".answer");
+  let text = done.answer || "";
+  const short = found && typeof done.short_answer === "string" ? done.short_answer : "";
+  if (short && text.startsWith(short)) text = text.slice(short.length).replace(/^\s+/, "");
+  renderAnswer(box, text, citations);
+  if (short) {
+    box.prepend(el("p", { class: "short-answer", "aria-label": "答案" }, short),
+      el("p", { class: "evidence-label" }, "依据"));
+  }
   if (citations.length) msg.querySelector(".bubble").append(renderSources(citations));
+  const related = !found && Array.isArray(done.related) ? done.related : [];
+  if (related.length) msg.querySelector(".bubble").append(renderRelated(related));
 }
 
 function showError(msg, message, question) {
@@ -349,15 +373,17 @@ function newConversation() {
 
 /* ---------- source panel ---------- */
 
-// Render text into container as paragraphs ("\n"), wrapping `span` [s,e] in .cited-span
-// and `marks` [[s,e],...] in <mark>. Returns the first cited node (for scrolling).
-function renderHighlighted(container, text, marks, span) {
+// Render text into container as paragraphs ("\n"), wrapping `span` [s,e] in .cited-span,
+// `marks` [[s,e],...] (evidence sentences) in <mark> and `answer` [s,e] (the short answer) in
+// <mark class="answer">. Returns the first cited node (for scrolling).
+function renderHighlighted(container, text, marks, span, answer = null) {
   const len = text.length;
   const clamp = (x) => Math.max(0, Math.min(len, Number(x) || 0));
   const ranges = (marks || []).map(([s, e]) => [clamp(s), clamp(e)]).filter(([s, e]) => e > s);
   const cuts = new Set([0, len]);
   ranges.forEach(([s, e]) => { cuts.add(s); cuts.add(e); });
   if (span) { cuts.add(clamp(span[0])); cuts.add(clamp(span[1])); }
+  if (answer) { cuts.add(clamp(answer[0])); cuts.add(clamp(answer[1])); }
   const points = [...cuts].sort((a, b) => a - b);
   let para = el("p");
   const paras = [para];
@@ -366,10 +392,13 @@ function renderHighlighted(container, text, marks, span) {
     const [a, b] = [points[i], points[i + 1]];
     const inMark = ranges.some(([s, e]) => s <= a && b <= e);
     const inSpan = span && clamp(span[0]) <= a && b <= clamp(span[1]);
+    const inAnswer = answer && clamp(answer[0]) <= a && b <= clamp(answer[1]);
     text.slice(a, b).split("\n").forEach((piece, j) => {
       if (j > 0) paras.push((para = el("p")));
       if (!piece) return;
-      const node = inMark ? el("mark", {}, piece) : inSpan ? el("span", { class: "cited-span" }, piece) : document.createTextNode(piece);
+      const node = inAnswer ? el("mark", { class: "answer" }, piece)
+        : inMark ? el("mark", {}, piece)
+        : inSpan ? el("span", { class: "cited-span" }, piece) : document.createTextNode(piece);
       if ((inMark || inSpan) && !first) first = node;
       para.append(node);
     });
@@ -378,17 +407,17 @@ function renderHighlighted(container, text, marks, span) {
   return first;
 }
 
-function openSource(citation, trigger) {
+function openSource(citation, trigger, kicker = "来源") {
   if (!citation) return;
   const panel = $("#source-panel");
   state.panelToken++;
   state.panelCitation = citation;
   state.lastTrigger = trigger || null;
-  $("#panel-kicker").textContent = `来源 [${citation.n}]`;
+  $("#panel-kicker").textContent = `${kicker} [${citation.n}]`;
   $("#panel-title").textContent = citation.title || "（无标题）";
   setOptionalText($("#panel-subtitle"), citation.subtitle);
   setOptionalText($("#panel-meta"), metaLine(citation));
-  renderHighlighted($("#panel-passage"), citation.text || "", citation.highlights, null);
+  renderHighlighted($("#panel-passage"), citation.text || "", citation.highlights, null, citation.answer_span);
   $("#panel-passage").hidden = false;
   $("#panel-article").hidden = true;
   $("#panel-article").replaceChildren();
@@ -421,8 +450,9 @@ async function toggleArticle() {
     if (token !== state.panelToken) return; // panel switched to another source meanwhile
     const start = Number(c.start) || 0;
     const marks = (c.highlights || []).map(([s, e]) => [start + s, start + e]);
+    const answer = c.answer_span ? [start + c.answer_span[0], start + c.answer_span[1]] : null;
     const box = $("#panel-article");
-    const first = renderHighlighted(box, article.text || "", marks, [start, Number(c.end) || start]);
+    const first = renderHighlighted(box, article.text || "", marks, [start, Number(c.end) || start], answer);
     box.hidden = false;
     $("#panel-passage").hidden = true;
     $("#panel-passage").replaceChildren(); // keep only one set of <mark>s in the panel

@@ -1,0 +1,182 @@
+"""Hits -> Answer with the trained reader: the short answer, its evidence sentence, "not found".
+
+1. The retrieval gate (``qa.answer.is_relevant``) refuses questions nothing in the corpus is
+   close to (weather, programming): the reader never sees them.
+2. The sentences of the top passages are ranked by cheap scores (shared words, answer type,
+   passage rank) and the best ``READ_CANDIDATES`` go through the reader in one batch.
+3. When the best sentence's probability clears the threshold calibrated on held-out seed
+   questions (``meta.json``), the answer is its span, then the sentence quoted with ``[1]``, then
+   at most one more sentence the reader also believes. Otherwise the articles are on the topic but
+   do not say: the answer says so and lists the closest passages as related reading.
+
+Traditional text is read folded to simplified character by character, so the span's offsets
+point into the source text and the answer keeps the source's characters.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from qa.answer import (
+    NOT_FOUND,
+    Answerer,
+    HeuristicAnswerer,
+    answer_type_bonus,
+    byline_answer,
+    is_relevant,
+    term_coverage,
+)
+from qa.config import Settings
+from qa.models import Answer, Hit
+from qa.reader.data import MAX_UNIT_CHARS
+from qa.reader.model import DEFAULT_BUNDLE, Reader, Reading
+from qa.search import Searcher
+from qa.text import reading_spans
+from qa.tokens import simplified_aligned, tokenize
+
+log = logging.getLogger(__name__)
+
+# Sentences read per question: the reader's cost grows with it (bench/RESULTS.md).
+READ_CANDIDATES = 6
+# A second sentence joins the answer when the reader believes it this much as well.
+SUPPORT_PROBABILITY = 0.8
+MAX_ANSWER_CHARS = 220
+# The closest passages shown as related reading when the articles do not answer.
+RELATED = 2
+NEAR_MISS = "资料中没有找到这个问题的答案。下面是与问题最相关的段落，可供参考。"
+
+
+@dataclass
+class Candidate:
+    hit: int
+    start: int  # offsets in the passage text
+    end: int
+    text: str
+    prior: float = 0.0
+    reading: Reading | None = None
+
+    @property
+    def probability(self) -> float:
+        return self.reading.probability if self.reading else 0.0
+
+
+def candidates(question: str, hits: Sequence[Hit], limit: int = READ_CANDIDATES) -> list[Candidate]:
+    """The sentences of the hits most worth reading, best first by cheap scores."""
+    terms = frozenset(tokenize(question))
+    out = []
+    for i, h in enumerate(hits):
+        text = h.passage.text
+        for s, e in reading_spans(text, MAX_UNIT_CHARS, min_chars=4):
+            sent = text[s:e]
+            prior = 0.6 * term_coverage(terms, sent) + answer_type_bonus(question, sent) - 0.08 * i
+            out.append(Candidate(i, s, e, sent, prior))
+    out.sort(key=lambda c: -c.prior)
+    return out[:limit]
+
+
+class ReaderAnswerer:
+    """Answers with a trained reader (``qa.reader.model.Reader``)."""
+
+    method = "reader"
+
+    def __init__(self, reader: Reader, threshold: float | None = None) -> None:
+        self.reader = reader
+        self.threshold = reader.threshold if threshold is None else threshold
+
+    def read(self, question: str, hits: Sequence[Hit]) -> list[Candidate]:
+        """The candidate sentences with the reader's readings, most probable first."""
+        cands = candidates(question, hits)
+        if not cands:
+            return []
+        folded = simplified_aligned(question)
+        for c, r in zip(
+            cands,
+            self.reader.read(folded, [simplified_aligned(c.text) for c in cands]),
+            strict=True,
+        ):
+            c.reading = r
+        cands.sort(key=lambda c: (-c.probability, -c.prior))
+        return cands
+
+    def answer(self, question: str, hits: list[Hit], context: str | None = None) -> Answer:
+        if not is_relevant(context or question, hits):
+            return Answer(NOT_FOUND, False, [], question, method=self.method)
+        byline = byline_answer(question, hits)
+        if byline is not None:
+            return replace(byline, method=self.method)
+        ranked = self.read(question, hits)
+        if not ranked or ranked[0].probability < self.threshold:
+            related = [replace(h, highlights=[]) for h in hits[:RELATED]]
+            confidence = ranked[0].probability if ranked else 0.0
+            return Answer(
+                NEAR_MISS,
+                False,
+                [],
+                question,
+                confidence=confidence,
+                related=related,
+                method=self.method,
+            )
+        best = ranked[0]
+        chosen = [best]
+        for c in ranked[1:2]:
+            if (
+                c.probability >= max(SUPPORT_PROBABILITY, self.threshold)
+                and len(best.text) + len(c.text) <= MAX_ANSWER_CHARS
+            ):
+                chosen.append(c)
+        return self._compose(question, hits, best, chosen)
+
+    def _compose(
+        self, question: str, hits: list[Hit], best: Candidate, chosen: list[Candidate]
+    ) -> Answer:
+        reading = best.reading
+        assert reading is not None
+        short = reading.text(best.text).strip() or None
+        used = list(dict.fromkeys(c.hit for c in chosen))
+        number = {h: n for n, h in enumerate(used, 1)}
+        citations = []
+        for h in used:
+            hit = replace(hits[h], highlights=[(c.start, c.end) for c in chosen if c.hit == h])
+            if h == best.hit:
+                hit.evidence_span = (best.start, best.end)
+                if short is not None:
+                    lead = len(reading.text(best.text)) - len(reading.text(best.text).lstrip())
+                    s = best.start + reading.start + lead
+                    hit.answer_span = (s, s + len(short))
+            citations.append(hit)
+        quoted = "".join(f"{c.text}[{number[c.hit]}]" for c in chosen)
+        text = f"{short}\n\n{quoted}" if short else quoted
+        return Answer(
+            text,
+            True,
+            citations,
+            question,
+            short_answer=short,
+            confidence=reading.probability,
+            method=self.method,
+        )
+
+
+def load_answerer(settings: Settings, searcher: Searcher) -> Answerer:
+    """The answerer the settings ask for.
+
+    ``auto`` uses the installed reader bundle and falls back to the heuristic composer, with a
+    warning, only when no bundle is there; a bundle that is there but truncated or from another
+    version is an error that names it (``ReaderError``), as is a missing bundle named explicitly.
+    """
+    choice = settings.reader.strip()
+    if choice.lower() in ("off", "heuristic", "none"):
+        return HeuristicAnswerer(searcher)
+    bundle = DEFAULT_BUNDLE if choice.lower() == "auto" else Path(choice)
+    if choice.lower() == "auto" and not (bundle / "meta.json").exists():
+        log.warning(
+            "no reader bundle in %s: answering with the heuristic sentence scorer "
+            "(no short answers, weak 'not found'). Restore it from git or run `qa train-reader`",
+            bundle,
+        )
+        return HeuristicAnswerer(searcher)
+    return ReaderAnswerer(Reader(bundle), settings.reader_threshold)

@@ -1,0 +1,270 @@
+"""SQuAD-style data -> reader examples: (question, sentence) pairs with an answer span or none.
+
+The reader reads one sentence at a time (``qa.text.reading_spans``), so a question becomes one
+positive pair (the sentence holding the answer, with its span) and negatives that teach "this
+sentence does not answer":
+
+- ``same``: other sentences of the same paragraph, the ones sharing most characters with the
+  question first (on the topic, not the answer);
+- ``retrieved``: the sentence of another document that shares most rare character pairs with the
+  question (what retrieval puts in front of the reader for a question the corpus cannot answer);
+- ``swapped``: the question with one of its names, places or numbers that the sentence mentions
+  replaced by another one the paragraph never mentions, asked of the positive sentence (the fact
+  asked for is absent: the near miss).
+
+Traditional text (DRCD) is folded to simplified character by character, so offsets are unchanged.
+Documents, not questions, are split into train / validation / test, so no paragraph is seen in
+training and scored in evaluation.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import random
+import re
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from qa.text import reading_spans
+from qa.tokens import simplified_aligned, tagged
+
+Split = Literal["train", "val", "test"]
+MAX_UNIT_CHARS = 120
+# Documents (by a hash of their title) per split, in percent.
+TEST_PERCENT = 10
+VAL_PERCENT = 6
+
+
+@dataclass(frozen=True)
+class QAItem:
+    """One question about one paragraph, with its gold answers (offsets into ``context``)."""
+
+    qid: str
+    question: str
+    context: str
+    title: str
+    answers: tuple[tuple[str, int], ...]
+    dataset: str
+
+    @property
+    def split(self) -> Split:
+        return doc_split(self.dataset, self.title)
+
+
+@dataclass(frozen=True)
+class Example:
+    """A (question, sentence) pair; ``start``/``end`` are the answer's offsets in the sentence,
+    or -1 when the sentence does not answer the question."""
+
+    question: str
+    sentence: str
+    start: int
+    end: int
+    kind: str  # "positive", "same", "retrieved", "swapped"
+    qid: str
+
+    @property
+    def answerable(self) -> bool:
+        return self.start >= 0
+
+
+def doc_split(dataset: str, title: str) -> Split:
+    bucket = int(hashlib.sha1(f"{dataset}\x1f{title}".encode()).hexdigest()[:8], 16) % 100
+    if bucket < TEST_PERCENT:
+        return "test"
+    if bucket < TEST_PERCENT + VAL_PERCENT:
+        return "val"
+    return "train"
+
+
+def load_squad(path: Path, dataset: str | None = None) -> list[QAItem]:
+    """Questions of a SQuAD-style file, folded to simplified; malformed items are skipped."""
+    name = dataset or path.stem.split("_")[0]
+    raw = json.loads(path.read_text(encoding="utf-8"))
+    items = []
+    for doc in raw.get("data", []):
+        title = simplified_aligned(str(doc.get("title", "")))
+        for para in doc.get("paragraphs", []):
+            original = str(para.get("context", ""))
+            context = simplified_aligned(original)
+            for qa in para.get("qas", []):
+                question = simplified_aligned(str(qa.get("question", ""))).strip()
+                answers = []
+                for a in qa.get("answers", []):
+                    text, start = str(a.get("text", "")), a.get("answer_start")
+                    if not text.strip() or not isinstance(start, int):
+                        continue
+                    folded = simplified_aligned(text)
+                    if context[start : start + len(folded)] != folded:
+                        found = context.find(folded)
+                        if found < 0:
+                            continue
+                        start = found
+                    answers.append((folded, start))
+                if question and answers:
+                    items.append(
+                        QAItem(
+                            str(qa.get("id", "")), question, context, title, tuple(answers), name
+                        )
+                    )
+    return items
+
+
+def _overlap(question: str, sentence: str) -> float:
+    q = set(question)
+    return len(q & set(sentence)) / max(1, len(q))
+
+
+def _units(context: str) -> list[tuple[int, int]]:
+    return reading_spans(context, MAX_UNIT_CHARS)
+
+
+def _positive(item: QAItem) -> tuple[int, int, int, int] | None:
+    """(unit start, unit end, answer start, answer end) in the context, for the first gold answer
+    that lies inside one sentence (or two adjacent ones)."""
+    units = _units(item.context)
+    for text, start in item.answers:
+        end = start + len(text)
+        for i, (s, e) in enumerate(units):
+            if s <= start < e:
+                if end <= e:
+                    return s, e, start, end
+                if i + 1 < len(units) and end <= units[i + 1][1] and units[i + 1][1] - s <= 160:
+                    return s, units[i + 1][1], start, end
+                break
+    return None
+
+
+_NUMBER = re.compile(r"\d+(?:\.\d+)?")
+_SWAP_FLAGS = ("nr", "ns", "nt", "nz", "m", "t")
+
+
+class _Swapper:
+    """Question rewrites that ask for a fact the paragraph does not hold."""
+
+    def __init__(self, items: Iterable[QAItem]) -> None:
+        self.pool: dict[str, list[str]] = defaultdict(list)
+        for item in items:
+            for word, flag in tagged(item.question):
+                if flag[:2] in _SWAP_FLAGS and len(word) >= 2 and not _NUMBER.fullmatch(word):
+                    self.pool[flag[:2]].append(word)
+
+    def swap(self, item: QAItem, sentence: str, rng: random.Random) -> str | None:
+        words = [
+            (w, f[:2])
+            for w, f in tagged(item.question)
+            if f[:2] in _SWAP_FLAGS and len(w) >= 2 and w in sentence
+        ]
+        numbers = [m.group() for m in _NUMBER.finditer(item.question) if m.group() in sentence]
+        rng.shuffle(words)
+        for word, flag in words:
+            if _NUMBER.fullmatch(word):
+                continue
+            pool = self.pool.get(flag, [])
+            for _ in range(8):
+                other = rng.choice(pool) if pool else ""
+                if other and other != word and other not in item.context:
+                    return item.question.replace(word, other, 1)
+        for number in numbers:
+            value = int(float(number))
+            other = str(value + rng.choice([-3, -2, -1, 1, 2, 5, 10]) * max(1, value // 10))
+            if other != number and other not in item.context and int(other) >= 0:
+                return item.question.replace(number, other, 1)
+        return None
+
+
+class _RareBigrams:
+    """Sentences of many documents found by the rare character pairs they share with a question."""
+
+    def __init__(self, items: Sequence[QAItem]) -> None:
+        self.sentences: list[tuple[str, str]] = []  # (title, text)
+        seen = set()
+        for item in items:
+            if (item.title, item.context) in seen:
+                continue
+            seen.add((item.title, item.context))
+            for s, e in _units(item.context):
+                self.sentences.append((item.title, item.context[s:e]))
+        self.postings: dict[str, list[int]] = defaultdict(list)
+        for i, (_, text) in enumerate(self.sentences):
+            for bg in {text[j : j + 2] for j in range(len(text) - 1)}:
+                self.postings[bg].append(i)
+        n = len(self.sentences)
+        self.idf = {bg: math.log(n / len(p)) for bg, p in self.postings.items()}
+
+    def best(self, question: str, not_title: str) -> str | None:
+        scores: Counter[int] = Counter()
+        for bg in {question[j : j + 2] for j in range(len(question) - 1)}:
+            posting = self.postings.get(bg)
+            if posting and len(posting) <= 400:
+                for i in posting:
+                    scores[i] += self.idf[bg]  # type: ignore[assignment]
+        for i, _ in scores.most_common(10):
+            title, text = self.sentences[i]
+            if title != not_title:
+                return text
+        return None
+
+
+def build_examples(
+    items: Sequence[QAItem],
+    seed: int = 13,
+    same_negatives: int = 3,
+    retrieved_negatives: bool = True,
+    swapped_negatives: bool = True,
+    swap_pool: Sequence[QAItem] | None = None,
+) -> list[Example]:
+    """Positive and negative pairs for every question (see the module docstring)."""
+    rng = random.Random(seed)
+    swapper = _Swapper(swap_pool or items) if swapped_negatives else None
+    bigrams = _RareBigrams(items) if retrieved_negatives else None
+    out: list[Example] = []
+    for item in items:
+        pos = _positive(item)
+        if pos is None:
+            continue
+        us, ue, a_s, a_e = pos
+        sentence = item.context[us:ue]
+        out.append(Example(item.question, sentence, a_s - us, a_e - us, "positive", item.qid))
+        gold = {t for t, _ in item.answers}
+        others = [
+            item.context[s:e]
+            for s, e in _units(item.context)
+            if (e <= us or s >= ue) and not any(g in item.context[s:e] for g in gold)
+        ]
+        others.sort(key=lambda t: -_overlap(item.question, t))
+        picked = others[: max(0, same_negatives - 1)]
+        rest = others[len(picked) :]
+        if rest and same_negatives > 0:
+            picked.append(rng.choice(rest))
+        out.extend(Example(item.question, t, -1, -1, "same", item.qid) for t in picked)
+        if bigrams is not None:
+            text = bigrams.best(item.question, item.title)
+            if text and not any(g in text for g in gold):
+                out.append(Example(item.question, text, -1, -1, "retrieved", item.qid))
+        if swapper is not None:
+            question = swapper.swap(item, sentence, rng)
+            if question:
+                out.append(Example(question, sentence, -1, -1, "swapped", item.qid))
+    return out
+
+
+def load_all(data_dir: Path) -> list[QAItem]:
+    """CMRC 2018 and DRCD dev sets from ``data_dir`` (either may be absent)."""
+    items: list[QAItem] = []
+    for name, dataset in (("cmrc2018_dev.json", "cmrc"), ("drcd_dev.json", "drcd")):
+        if (data_dir / name).is_file():
+            items.extend(load_squad(data_dir / name, dataset))
+    return items
+
+
+def split_items(items: Sequence[QAItem]) -> dict[Split, list[QAItem]]:
+    out: dict[Split, list[QAItem]] = {"train": [], "val": [], "test": []}
+    for item in items:
+        out[item.split].append(item)
+    return out

@@ -1,0 +1,215 @@
+"""The trained reader at run time: (question, sentences) -> answer spans with probabilities.
+
+The reader is a cross-encoder over ``[CLS] question [SEP] sentence [SEP]`` with two heads: the
+[CLS] logit says whether the sentence answers the question (a probability after the temperature
+fitted on held-out data), and per-token start/end logits give the answer span inside the
+sentence. It runs on ONNX Runtime from a bundle (``reader.onnx``, ``tokenizer.json``,
+``meta.json``); PyTorch is needed only to train it (``qa.reader.train``).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from qa.errors import QAError
+
+log = logging.getLogger(__name__)
+
+READER_VERSION = 1
+MAX_LENGTH = 128
+MAX_QUESTION_CHARS = 48
+MAX_ANSWER_TOKENS = 40
+DEFAULT_BUNDLE = Path(__file__).resolve().parent.parent.parent / "embeddings" / "reader"
+
+
+class ReaderError(QAError):
+    """The reader bundle is missing, truncated or from another version."""
+
+
+@dataclass(frozen=True)
+class Reading:
+    """What the reader found in one sentence: the answer's offsets in it, and how sure it is."""
+
+    probability: float  # the sentence answers the question
+    start: int  # answer span in the sentence (characters); -1 when there is no span
+    end: int
+    span_score: float = 0.0
+
+    def text(self, sentence: str) -> str:
+        return sentence[self.start : self.end] if self.start >= 0 else ""
+
+
+@dataclass
+class Batch:
+    """Tokenized pairs: arrays for the model, plus what maps tokens back to characters."""
+
+    input_ids: np.ndarray
+    attention_mask: np.ndarray
+    token_type_ids: np.ndarray
+    offsets: list[list[tuple[int, int]]]
+    in_sentence: np.ndarray  # token belongs to the sentence (not question, not special)
+
+    def feed(self) -> dict[str, np.ndarray]:
+        return {
+            "input_ids": self.input_ids,
+            "attention_mask": self.attention_mask,
+            "token_type_ids": self.token_type_ids,
+        }
+
+
+def _lower(text: str) -> str:
+    low = text.lower()
+    return low if len(low) == len(text) else text
+
+
+class PairEncoder:
+    """The fast tokenizer for (question, sentence) pairs, truncating the sentence only."""
+
+    def __init__(self, tokenizer_file: Path, max_length: int = MAX_LENGTH) -> None:
+        from tokenizers import Tokenizer
+
+        self.tokenizer = Tokenizer.from_file(str(tokenizer_file))
+        self.tokenizer.no_padding()
+        self.tokenizer.enable_truncation(max_length, strategy="only_second")
+        self.max_length = max_length
+
+    def __call__(self, questions: Sequence[str], sentences: Sequence[str]) -> Batch:
+        pairs = [
+            (_lower(q[:MAX_QUESTION_CHARS]), _lower(s))
+            for q, s in zip(questions, sentences, strict=True)
+        ]
+        encodings = self.tokenizer.encode_batch(pairs)
+        width = max((len(e.ids) for e in encodings), default=1)
+        n = len(encodings)
+        ids = np.zeros((n, width), np.int64)
+        mask = np.zeros((n, width), np.int64)
+        types = np.zeros((n, width), np.int64)
+        inside = np.zeros((n, width), bool)
+        offsets = []
+        for i, e in enumerate(encodings):
+            k = len(e.ids)
+            ids[i, :k] = e.ids
+            mask[i, :k] = 1
+            types[i, :k] = e.type_ids
+            seq = e.sequence_ids
+            inside[i, :k] = [
+                sid == 1 and o[1] > o[0] for sid, o in zip(seq, e.offsets, strict=True)
+            ]
+            offsets.append(list(e.offsets))
+        return Batch(ids, mask, types, offsets, inside)
+
+
+def best_spans(
+    start_logits: np.ndarray, end_logits: np.ndarray, batch: Batch
+) -> list[tuple[int, int, float]]:
+    """The highest start + end logit pair inside each sentence, as (char start, char end, score)."""
+    out = []
+    neg = -1e4
+    for i in range(start_logits.shape[0]):
+        inside = batch.in_sentence[i]
+        if not inside.any():
+            out.append((-1, -1, neg))
+            continue
+        s = np.where(inside, start_logits[i], neg)
+        e = np.where(inside, end_logits[i], neg)
+        scores = s[:, None] + e[None, :]
+        k = scores.shape[0]
+        band = np.triu(np.ones((k, k), bool)) & ~np.triu(np.ones((k, k), bool), MAX_ANSWER_TOKENS)
+        scores = np.where(band, scores, 2 * neg)
+        a, b = np.unravel_index(int(np.argmax(scores)), scores.shape)
+        offs = batch.offsets[i]
+        out.append((offs[a][0], offs[b][1], float(scores[a, b])))
+    return out
+
+
+def sigmoid(x: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-x))
+
+
+class Reader:
+    """An exported reader bundle on ONNX Runtime; ``read`` is safe to call from many threads.
+
+    One thread per call: under load the other core reads another request (or serves search).
+    ``graph`` names another ONNX file of the same bundle (the full-precision one, to compare).
+    """
+
+    def __init__(
+        self,
+        bundle: Path = DEFAULT_BUNDLE,
+        threads: int = 1,
+        int8: bool = True,
+        graph: Path | None = None,
+    ) -> None:
+        self.bundle = Path(bundle)
+        meta_file = self.bundle / "meta.json"
+        if not meta_file.is_file():
+            raise ReaderError(
+                f"reader not found: {meta_file} is missing. Train one with `qa train-reader` "
+                "or restore embeddings/reader/ from git"
+            )
+        try:
+            meta = json.loads(meta_file.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as e:
+            raise ReaderError(f"reader metadata {meta_file} is unreadable ({e})") from None
+        if meta.get("reader_version") != READER_VERSION:
+            raise ReaderError(
+                f"reader {self.bundle} is version {meta.get('reader_version')!r}, this code reads "
+                f"version {READER_VERSION}; retrain with `qa train-reader`"
+            )
+        self.meta: dict[str, Any] = meta
+        self.temperature = float(meta.get("temperature", 1.0))
+        self.threshold = float(meta.get("threshold", 0.5))
+        names = ["reader.int8.onnx", "reader.onnx"] if int8 else ["reader.onnx"]
+        if graph is None:
+            graph = next((self.bundle / n for n in names if (self.bundle / n).is_file()), None)
+        if graph is None or not graph.is_file():
+            raise ReaderError(f"reader graph missing in {self.bundle} (looked for {names})")
+        tok_file = self.bundle / "tokenizer.json"
+        try:
+            import onnxruntime as ort
+
+            self.encoder = PairEncoder(tok_file, int(meta.get("max_length", MAX_LENGTH)))
+            options = ort.SessionOptions()
+            options.intra_op_num_threads = threads
+            options.inter_op_num_threads = 1
+            self.session = ort.InferenceSession(
+                str(graph), options, providers=["CPUExecutionProvider"]
+            )
+        except Exception as e:  # truncated or foreign files: name them, never a traceback
+            raise ReaderError(
+                f"reader {graph} cannot be loaded ({type(e).__name__}: {e}); "
+                "restore embeddings/reader/ from git or retrain with `qa train-reader`"
+            ) from None
+        self.graph = graph
+
+    def logits(self, batch: Batch) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        # InferenceSession.run is thread-safe: concurrent requests each read on their own core
+        has, start, end = self.session.run(None, batch.feed())
+        return has, start, end
+
+    def read(self, question: str, sentences: Sequence[str]) -> list[Reading]:
+        """One Reading per sentence, in order."""
+        return self.read_pairs([question] * len(sentences), sentences)
+
+    def read_pairs(self, questions: Sequence[str], sentences: Sequence[str]) -> list[Reading]:
+        if not sentences:
+            return []
+        batch = self.encoder(questions, sentences)
+        has, start, end = self.logits(batch)
+        return readings(has, start, end, batch, self.temperature)
+
+
+def readings(
+    has: np.ndarray, start: np.ndarray, end: np.ndarray, batch: Batch, temperature: float = 1.0
+) -> list[Reading]:
+    """Model outputs -> one Reading per pair."""
+    probs = sigmoid(np.asarray(has, np.float64).reshape(-1) / temperature)
+    spans = best_spans(start, end, batch)
+    return [Reading(float(p), s, e, score) for p, (s, e, score) in zip(probs, spans, strict=True)]

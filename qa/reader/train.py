@@ -1,0 +1,441 @@
+"""Train the reader (``qa train-reader``): m3e-small's encoder plus an answer head and a span head.
+
+One multi-task model reads (question, sentence) pairs: a binary "this sentence answers" logit on
+[CLS] (trained on every pair) and start/end logits over the sentence's tokens (trained on the
+positive pairs). Short pairs learn on two CPU cores where whole-window span extraction does not
+(../shared/notes/reader-training.md). Seeded, with a progress bar, checkpoints, a validation run
+on held-out documents for model selection, and a time budget that shortens the schedule to fit.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import platform
+import random
+import shutil
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from qa.embed import resolve_model
+from qa.reader.data import Example, build_examples, load_all, split_items
+from qa.reader.evaluate import separation, span_scores
+from qa.reader.model import (
+    MAX_LENGTH,
+    READER_VERSION,
+    Batch,
+    PairEncoder,
+    Reading,
+    readings,
+)
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class TrainConfig:
+    data_dir: Path = Path("../shared/data")
+    out: Path = Path("embeddings/reader")
+    work: Path = Path("embeddings/reader-train")
+    base_model: str = "m3e-small"
+    epochs: float = 3.0
+    budget_minutes: float = 85.0
+    batch_size: int = 32
+    lr: float = 1.5e-4
+    head_lr: float = 1e-3
+    warmup: float = 0.06
+    weight_decay: float = 0.01
+    seed: int = 13
+    threads: int = 2
+    evals_per_epoch: int = 2
+    val_questions: int = 300
+    resume: bool = False
+    max_examples: int = 0  # 0: all (a smaller number for a quick trial)
+    # positives seen this many times an epoch: the span head learns only from them
+    positive_copies: int = 2
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def _torch() -> Any:
+    import torch
+
+    return torch
+
+
+class ReaderNet(_torch().nn.Module):  # type: ignore[misc]
+    """Encoder + [CLS] answer logit + per-token start/end logits."""
+
+    def __init__(self, encoder: Any) -> None:
+        super().__init__()
+        torch = _torch()
+        hidden = encoder.config.hidden_size
+        self.encoder = encoder
+        self.answer = torch.nn.Linear(hidden, 1)
+        self.span = torch.nn.Linear(hidden, 2)
+
+    def forward(self, input_ids: Any, attention_mask: Any, token_type_ids: Any) -> Any:
+        h = self.encoder(
+            input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids
+        ).last_hidden_state
+        has = self.answer(h[:, 0]).squeeze(-1)
+        start, end = self.span(h).unbind(-1)
+        return has, start, end
+
+
+@dataclass
+class Features:
+    batch: Batch
+    starts: np.ndarray  # token index, -1 for no answer
+    ends: np.ndarray
+    labels: np.ndarray
+
+
+def _token_span(
+    offsets: list[tuple[int, int]], inside: np.ndarray, s: int, e: int
+) -> tuple[int, int]:
+    start = end = -1
+    for t, (a, b) in enumerate(offsets):
+        if not inside[t]:
+            continue
+        if start < 0 and b > s:
+            start = t
+        if a < e:
+            end = t
+    if start < 0 or end < start or offsets[end][1] < e:
+        return -1, -1  # the answer was cut off by truncation
+    return start, end
+
+
+def featurize(encoder: PairEncoder, examples: Sequence[Example]) -> Features:
+    batch = encoder([x.question for x in examples], [x.sentence for x in examples])
+    starts = np.full(len(examples), -1, np.int64)
+    ends = np.full(len(examples), -1, np.int64)
+    for i, x in enumerate(examples):
+        if x.answerable:
+            starts[i], ends[i] = _token_span(batch.offsets[i], batch.in_sentence[i], x.start, x.end)
+    labels = np.array([1.0 if x.answerable else 0.0 for x in examples], np.float32)
+    return Features(batch, starts, ends, labels)
+
+
+class TorchReader:
+    """The model being trained, read like the exported one (for validation)."""
+
+    def __init__(self, net: Any, encoder: PairEncoder) -> None:
+        self.net = net
+        self.encoder = encoder
+
+    def read_pairs(self, questions: Sequence[str], sentences: Sequence[str]) -> list[Reading]:
+        torch = _torch()
+        out: list[Reading] = []
+        self.net.eval()
+        with torch.no_grad():
+            for s in range(0, len(sentences), 64):
+                batch = self.encoder(questions[s : s + 64], sentences[s : s + 64])
+                has, start, end = self.net(*(torch.from_numpy(a) for a in batch.feed().values()))
+                out.extend(readings(has.numpy(), start.numpy(), end.numpy(), batch))
+        return out
+
+    def read(self, question: str, sentences: Sequence[str]) -> list[Reading]:
+        return self.read_pairs([question] * len(sentences), sentences)
+
+
+def _batches(n_lengths: np.ndarray, batch_size: int, rng: random.Random) -> list[list[int]]:
+    """Index batches of similar lengths (little padding), in random order."""
+    order = list(range(len(n_lengths)))
+    rng.shuffle(order)
+    chunk = batch_size * 50
+    out: list[list[int]] = []
+    for s in range(0, len(order), chunk):
+        part = sorted(order[s : s + chunk], key=lambda i: n_lengths[i])
+        out.extend(part[j : j + batch_size] for j in range(0, len(part), batch_size))
+    rng.shuffle(out)
+    return out
+
+
+def fit_temperature(logits: np.ndarray, labels: np.ndarray) -> float:
+    """The temperature that minimizes log loss of sigmoid(logit / T) on held-out pairs."""
+    best_t, best_loss = 1.0, math.inf
+    for t in np.exp(np.linspace(math.log(0.25), math.log(8.0), 60)):
+        p = np.clip(1 / (1 + np.exp(-logits / t)), 1e-7, 1 - 1e-7)
+        loss = -np.mean(labels * np.log(p) + (1 - labels) * np.log(1 - p))
+        if loss < best_loss:
+            best_t, best_loss = float(t), float(loss)
+    return best_t
+
+
+def train(cfg: TrainConfig) -> dict[str, Any]:
+    """Train, select on validation, export to ONNX (+ int8) and write the model card figures."""
+    torch = _torch()
+    from tqdm import tqdm
+    from transformers import AutoModel
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.set_verbosity_error()
+    began = time.monotonic()
+    deadline = began + cfg.budget_minutes * 60
+    random.seed(cfg.seed)
+    np.random.seed(cfg.seed)
+    torch.manual_seed(cfg.seed)
+    torch.set_num_threads(cfg.threads)
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+    items = load_all(cfg.data_dir)
+    if not items:
+        raise SystemExit(f"no training data in {cfg.data_dir} (cmrc2018_dev.json, drcd_dev.json)")
+    splits = split_items(items)
+    print(
+        f"questions: train {len(splits['train'])}, val {len(splits['val'])}, "
+        f"test {len(splits['test'])} (split by document)",
+        flush=True,
+    )
+    train_ex = build_examples(splits["train"], seed=cfg.seed)
+    val_items = splits["val"][: cfg.val_questions]
+    val_ex = build_examples(val_items, seed=cfg.seed + 1, swap_pool=splits["train"])
+    if cfg.max_examples:
+        random.Random(cfg.seed).shuffle(train_ex)
+        train_ex = train_ex[: cfg.max_examples]
+    train_ex += [x for x in train_ex if x.answerable] * (cfg.positive_copies - 1)
+    kinds: dict[str, int] = {}
+    for x in train_ex:
+        kinds[x.kind] = kinds.get(x.kind, 0) + 1
+    print(f"training pairs: {len(train_ex)} {kinds}", flush=True)
+
+    base = resolve_model(cfg.base_model)
+    tok_file = Path(base) / "tokenizer.json"
+    encoder = PairEncoder(tok_file, MAX_LENGTH)
+    feats = featurize(encoder, train_ex)
+    keep = (feats.labels == 0) | (feats.starts >= 0)
+    lengths = feats.batch.attention_mask.sum(1)
+
+    net = ReaderNet(AutoModel.from_pretrained(base))
+    head = [p for n, p in net.named_parameters() if not n.startswith("encoder.")]
+    body = [p for n, p in net.named_parameters() if n.startswith("encoder.")]
+    optim = torch.optim.AdamW(
+        [{"params": body, "lr": cfg.lr}, {"params": head, "lr": cfg.head_lr}],
+        weight_decay=cfg.weight_decay,
+    )
+    indices = np.flatnonzero(keep)
+    per_epoch = math.ceil(len(indices) / cfg.batch_size)
+    schedule = {"total": max(1, int(per_epoch * cfg.epochs))}
+
+    def lr_factor(step: int) -> float:
+        warm = max(1, int(cfg.warmup * schedule["total"]))
+        if step < warm:
+            return (step + 1) / warm
+        return max(0.0, (schedule["total"] - step) / max(1, schedule["total"] - warm))
+
+    sched = torch.optim.lr_scheduler.LambdaLR(optim, lr_factor)
+    cfg.work.mkdir(parents=True, exist_ok=True)
+    step = 0
+    history: list[dict[str, Any]] = []
+    best: dict[str, Any] = {"score": -1.0}
+    ckpt = cfg.work / "last.pt"
+    if cfg.resume and ckpt.is_file():
+        state = torch.load(ckpt, weights_only=False)
+        net.load_state_dict(state["model"])
+        optim.load_state_dict(state["optim"])
+        step, history, best = state["step"], state["history"], state["best"]
+        schedule["total"] = state["total"]
+        sched = torch.optim.lr_scheduler.LambdaLR(optim, lr_factor, last_epoch=step - 1)
+        print(f"resumed at step {step}", flush=True)
+
+    reader = TorchReader(net, encoder)
+    eval_every = max(1, per_epoch // max(1, cfg.evals_per_epoch))
+
+    def validate() -> dict[str, Any]:
+        t0 = time.monotonic()
+        spans = span_scores(reader.read, val_items)
+        sep = separation(reader.read_pairs, val_ex)
+        # selection: span F1 plus how well "no answer" separates (both matter to the service)
+        score = spans["f1"] / 100 + sep["auc_all"]
+        row = {
+            "step": step,
+            "epoch": round(step / per_epoch, 2),
+            "val_em": spans["em"],
+            "val_f1": spans["f1"],
+            **sep,
+            "score": round(score, 4),
+            "seconds": round(time.monotonic() - t0, 1),
+        }
+        net.train()
+        return row
+
+    bce = torch.nn.BCEWithLogitsLoss()
+    ce = torch.nn.CrossEntropyLoss()
+    eval_seconds = 60.0
+    reserve = 240.0  # export, quantization and the last validation
+    net.train()
+    bar = tqdm(total=schedule["total"], initial=step, desc="train-reader", unit="step")
+    epoch = step // per_epoch
+    done = False
+    t_steps, n_steps = 0.0, 0
+    while not done:
+        order = _batches(lengths[indices], cfg.batch_size, random.Random(cfg.seed + epoch))
+        skip = step - epoch * per_epoch
+        for b in order[skip:]:
+            t0 = time.monotonic()
+            idx = indices[b]
+            width = int(lengths[idx].max())
+            tens = [
+                torch.from_numpy(a[idx, :width])
+                for a in (
+                    feats.batch.input_ids,
+                    feats.batch.attention_mask,
+                    feats.batch.token_type_ids,
+                )
+            ]
+            inside = torch.from_numpy(feats.batch.in_sentence[idx, :width])
+            labels = torch.from_numpy(feats.labels[idx])
+            has, start, end = net(*tens)
+            loss = bce(has, labels)
+            pos = torch.from_numpy(feats.starts[idx] >= 0)
+            if pos.any():
+                mask = inside[pos]
+                s_log = start[pos].masked_fill(~mask, -1e4)
+                e_log = end[pos].masked_fill(~mask, -1e4)
+                s_t = torch.from_numpy(feats.starts[idx])[pos]
+                e_t = torch.from_numpy(feats.ends[idx])[pos]
+                loss = loss + (ce(s_log, s_t) + ce(e_log, e_t)) / 2
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(net.parameters(), 1.0)
+            optim.step()
+            sched.step()
+            optim.zero_grad()
+            step += 1
+            t_steps += time.monotonic() - t0
+            n_steps += 1
+            bar.update(1)
+            bar.set_postfix(loss=f"{loss.item():.3f}", epoch=f"{step / per_epoch:.2f}")
+            if n_steps == 30:
+                # fit the schedule into the budget, leaving time for validations and export
+                per_step = t_steps / n_steps
+                n_evals = cfg.epochs * cfg.evals_per_epoch
+                room = deadline - time.monotonic() - reserve - n_evals * eval_seconds
+                fits = step + int(max(0.0, room) / per_step)
+                if fits < schedule["total"]:
+                    print(
+                        f"\nbudget: {per_step:.2f} s a step, {fits} of {schedule['total']} "
+                        f"planned steps fit in {cfg.budget_minutes:g} min",
+                        flush=True,
+                    )
+                    schedule["total"] = fits
+                    bar.total = fits
+            last = step >= schedule["total"] or time.monotonic() > deadline - reserve
+            if step % eval_every == 0 or last:
+                row = validate()
+                eval_seconds = row["seconds"]
+                history.append(row)
+                bar.write(json.dumps(row))
+                if row["score"] > best["score"]:
+                    best = {"score": row["score"], "step": step, "row": row}
+                    torch.save(net.state_dict(), cfg.work / "best.pt")
+                torch.save(
+                    {
+                        "model": net.state_dict(),
+                        "optim": optim.state_dict(),
+                        "step": step,
+                        "history": history,
+                        "best": best,
+                        "total": schedule["total"],
+                    },
+                    ckpt,
+                )
+            if last:
+                done = True
+                break
+        epoch += 1
+    bar.close()
+
+    net.load_state_dict(torch.load(cfg.work / "best.pt"))
+    net.eval()
+    # temperature on validation pairs, so probabilities mean what they say
+    vf = featurize(encoder, val_ex)
+    with torch.no_grad():
+        logits = []
+        for s in range(0, len(val_ex), 64):
+            feed = [torch.from_numpy(a[s : s + 64]) for a in vf.batch.feed().values()]
+            logits.append(net(*feed)[0].numpy())
+    temperature = fit_temperature(np.concatenate(logits), vf.labels)
+    summary = {
+        "reader_version": READER_VERSION,
+        "base_model": cfg.base_model,
+        "max_length": MAX_LENGTH,
+        "temperature": round(temperature, 4),
+        "threshold": 0.5,
+        "trained": {
+            "steps": step,
+            "epochs": round(step / per_epoch, 2),
+            "selected_step": best.get("step"),
+            "minutes": round((time.monotonic() - began) / 60, 1),
+            "pairs": len(train_ex),
+            "kinds": kinds,
+            "machine": f"{os.cpu_count()} cores, {platform.processor() or platform.machine()}",
+            "config": {k: str(v) for k, v in asdict(cfg).items()},
+        },
+        "validation": best.get("row"),
+        "history": history,
+    }
+    export(net, encoder, tok_file, cfg.out, summary)
+    print(f"reader written to {cfg.out} in {(time.monotonic() - began) / 60:.1f} min", flush=True)
+    return summary
+
+
+def export(net: Any, encoder: PairEncoder, tok_file: Path, out: Path, meta: dict[str, Any]) -> None:
+    """ONNX graph (full precision and int8 weights, embedding table included) plus tokenizer."""
+    import warnings
+
+    torch = _torch()
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    tmp = out.with_name(f"{out.name}.tmp{os.getpid()}")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    sample = encoder(["问题"], ["一个句子。"])
+    names = ["input_ids", "attention_mask", "token_type_ids"]
+    axes = {n: {0: "batch", 1: "seq"} for n in names}
+    axes |= {
+        "has_answer": {0: "batch"},
+        "start": {0: "batch", 1: "seq"},
+        "end": {0: "batch", 1: "seq"},
+    }
+    net.eval()
+    with torch.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(
+            net,
+            tuple(torch.from_numpy(a) for a in sample.feed().values()),
+            str(tmp / "reader.fp32.onnx"),
+            input_names=names,
+            output_names=["has_answer", "start", "end"],
+            dynamic_axes=axes,
+            opset_version=17,
+            dynamo=False,
+        )
+    root = logging.getLogger()
+    level = root.level
+    root.setLevel(logging.ERROR)
+    try:
+        quantize_dynamic(
+            str(tmp / "reader.fp32.onnx"),
+            str(tmp / "reader.int8.onnx"),
+            weight_type=QuantType.QInt8,
+            op_types_to_quantize=["MatMul", "Gather"],
+        )
+    finally:
+        root.setLevel(level)
+    shutil.copy(tok_file, tmp / "tokenizer.json")
+    (tmp / "meta.json").write_text(json.dumps(meta, ensure_ascii=False, indent=2), "utf-8")
+    # the full-precision graph stays out of git (about 100 MB); keep it beside the training work
+    work_fp32 = out.parent / "reader-train" / "reader.fp32.onnx"
+    work_fp32.parent.mkdir(parents=True, exist_ok=True)
+    os.replace(tmp / "reader.fp32.onnx", work_fp32)
+    if out.exists():
+        shutil.rmtree(out)
+    os.replace(tmp, out)

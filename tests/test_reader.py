@@ -1,0 +1,249 @@
+"""The reader's pieces without the trained model: metrics, data, span decoding, loading errors,
+and the answerer's composition with a fake reader."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import ARTICLES, FakeReader
+
+from qa.config import Settings
+from qa.models import Hit, Passage
+from qa.reader import model as reader_model
+from qa.reader.answerer import NEAR_MISS, ReaderAnswerer, candidates, load_answerer
+from qa.reader.data import QAItem, build_examples, doc_split, load_squad
+from qa.reader.metrics import exact, f1, segments
+from qa.reader.model import Batch, Reader, ReaderError, best_spans
+from qa.text import reading_spans
+from qa.tokens import simplified_aligned
+
+
+class TestMetrics:
+    def test_segments_keep_latin_words_and_drop_punctuation(self) -> None:
+        assert segments("光荣和ω-force，2023年！") == ["光", "荣", "和", "ω", "force", "2023", "年"]
+
+    def test_exact_ignores_punctuation(self) -> None:
+        assert exact("“四步工作法”", ["四步工作法"]) == 1.0
+        assert exact("四步", ["四步工作法"]) == 0.0
+
+    def test_f1_is_longest_common_substring(self) -> None:
+        # common run "信访问题" (4 of 6 predicted, 4 of 4 gold): P 2/3, R 1
+        assert f1("解决信访问题", ["信访问题"]) == pytest.approx(0.8)
+        assert f1("", ["信访问题"]) == 0.0
+        assert f1("375件", ["375件", "375"]) == 1.0  # best over the gold answers
+
+
+class TestText:
+    def test_reading_spans_strip_and_cut_long_sentences(self) -> None:
+        text = "  短句。" + "这是一个很长的句子，" * 20 + "结束。"
+        spans = reading_spans(text, 60)
+        assert spans[0] == (2, 5)
+        assert all(e - s <= 60 for s, e in spans)
+        assert "".join(text[s:e] for s, e in spans) == text.strip()
+
+    def test_simplified_aligned_keeps_length(self) -> None:
+        for text in ["亞洲協會在加爾各答舉行", "嘉禾縣的群眾滿意率是多少？", "乾隆皇帝"]:
+            out = simplified_aligned(text)
+            assert len(out) == len(text)
+        assert simplified_aligned("亞洲協會") == "亚洲协会"
+
+
+def _squad(tmp_path: Path) -> Path:
+    data = {
+        "data": [
+            {
+                "title": f"文章{i}",
+                "paragraphs": [
+                    {
+                        "context": f"第{i}篇。武乡县共解决信访问题{300 + i}件。张三在北京工作了{i}年。天气很好。",
+                        "qas": [
+                            {
+                                "id": f"q{i}",
+                                "question": "武乡县解决了多少件信访问题？",
+                                "answers": [{"text": f"{300 + i}件", "answer_start": 13}],
+                            },
+                            {"id": f"bad{i}", "question": " ", "answers": []},
+                        ],
+                    }
+                ],
+            }
+            for i in range(10, 20)
+        ]
+    }
+    path = tmp_path / "tiny_dev.json"
+    path.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
+    return path
+
+
+class TestData:
+    def test_load_skips_malformed_items_and_keeps_offsets(self, tmp_path: Path) -> None:
+        items = load_squad(_squad(tmp_path), "tiny")
+        assert len(items) == 10  # the blank questions are skipped
+        for it in items:
+            text, start = it.answers[0]
+            assert it.context[start : start + len(text)] == text
+
+    def test_traditional_is_folded_with_offsets(self, tmp_path: Path) -> None:
+        ctx = "嘉禾縣群眾滿意率達到99.67%。"
+        raw = {
+            "data": [
+                {
+                    "title": "嘉禾",
+                    "paragraphs": [
+                        {
+                            "context": ctx,
+                            "qas": [
+                                {
+                                    "id": "t",
+                                    "question": "群眾滿意率是多少？",
+                                    "answers": [{"text": "99.67%", "answer_start": 10}],
+                                }
+                            ],
+                        }
+                    ],
+                }
+            ]
+        }
+        path = tmp_path / "drcd_dev.json"
+        path.write_text(json.dumps(raw, ensure_ascii=False), encoding="utf-8")
+        (item,) = load_squad(path)
+        assert item.question == "群众满意率是多少？" and item.context.startswith("嘉禾县群众")
+        assert item.context[10:16] == "99.67%"
+
+    def test_examples_positive_span_and_negatives_without_answer(self, tmp_path: Path) -> None:
+        items = load_squad(_squad(tmp_path), "tiny")
+        examples = build_examples(items, seed=1)
+        kinds = {x.kind for x in examples}
+        assert {"positive", "same", "retrieved"} <= kinds
+        for x in examples:
+            gold = next(i for i in items if i.qid == x.qid).answers[0][0]
+            if x.answerable:
+                assert x.sentence[x.start : x.end] == gold
+            elif x.kind != "swapped":
+                assert gold not in x.sentence
+            else:  # the question changed, the sentence is the positive one
+                assert x.question != next(i for i in items if i.qid == x.qid).question
+
+    def test_split_is_by_document_and_stable(self) -> None:
+        assert doc_split("cmrc", "战国无双3") == doc_split("cmrc", "战国无双3")
+        splits = {doc_split("cmrc", f"doc{i}") for i in range(200)}
+        assert splits == {"train", "val", "test"}
+
+    def test_item_split_follows_document(self) -> None:
+        a = QAItem("1", "问", "文", "标题", (("文", 0),), "cmrc")
+        b = QAItem("2", "另一个问题", "另一段", "标题", (("另", 0),), "cmrc")
+        assert a.split == b.split
+
+
+def _batch(offsets: list[tuple[int, int]], inside: list[bool]) -> Batch:
+    n = len(offsets)
+    zeros = np.zeros((1, n), np.int64)
+    return Batch(zeros, zeros, zeros, [offsets], np.array([inside]))
+
+
+class TestSpans:
+    def test_best_span_stays_in_the_sentence(self) -> None:
+        offsets = [(0, 0), (0, 1), (0, 0), (0, 1), (1, 2), (2, 5), (0, 0)]
+        inside = [False, False, False, True, True, True, False]
+        start = np.array([[9.0, 9.0, 0, 1.0, 5.0, 0.0, 9.0]])  # question/special tokens ignored
+        end = np.array([[0.0, 0.0, 0, 0.0, 1.0, 4.0, 9.0]])
+        ((s, e, score),) = best_spans(start, end, _batch(offsets, inside))
+        assert (s, e) == (1, 5) and score == pytest.approx(9.0)
+
+    def test_end_never_before_start(self) -> None:
+        offsets = [(0, 1), (1, 2), (2, 3)]
+        start = np.array([[0.0, 0.0, 5.0]])
+        end = np.array([[6.0, 0.0, 0.0]])  # start 2 + end 0 would score 11, but ends before it
+        ((s, e, score),) = best_spans(start, end, _batch(offsets, [True, True, True]))
+        assert (s, e) == (0, 1) and score == pytest.approx(6.0)
+
+
+class TestLoading:
+    def test_missing_bundle_names_it(self, tmp_path: Path) -> None:
+        with pytest.raises(ReaderError, match=str(tmp_path / "nope")):
+            Reader(tmp_path / "nope")
+
+    def test_other_version_names_it(self, tmp_path: Path) -> None:
+        (tmp_path / "meta.json").write_text(json.dumps({"reader_version": 99}))
+        with pytest.raises(ReaderError, match="version 99"):
+            Reader(tmp_path)
+
+    def test_truncated_graph_is_a_clear_error(self, tmp_path: Path) -> None:
+        (tmp_path / "meta.json").write_text(json.dumps({"reader_version": 1}))
+        (tmp_path / "reader.int8.onnx").write_bytes(b"\x08\x07onnx-truncated")
+        (tmp_path / "tokenizer.json").write_text("{}")
+        with pytest.raises(ReaderError, match="cannot be loaded"):
+            Reader(tmp_path)
+
+    def test_default_missing_falls_back_with_a_warning(
+        self,
+        tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch,
+        caplog: pytest.LogCaptureFixture,
+        searcher,
+    ) -> None:
+        import qa.reader.answerer as answerer_module
+
+        monkeypatch.setattr(answerer_module, "DEFAULT_BUNDLE", tmp_path / "missing")
+        with caplog.at_level(logging.WARNING):
+            a = load_answerer(Settings(reader="auto"), searcher)
+        assert a.method == "heuristic" and "no reader bundle" in caplog.text
+
+    def test_named_missing_bundle_is_an_error(self, tmp_path: Path, searcher) -> None:
+        with pytest.raises(ReaderError):
+            load_answerer(Settings(reader=str(tmp_path / "missing")), searcher)
+
+    def test_off_means_heuristic(self, searcher) -> None:
+        assert load_answerer(Settings(reader="off"), searcher).method == "heuristic"
+
+
+def _hit(article_index: int, start: int = 0) -> Hit:
+    a = ARTICLES[article_index]
+    p = Passage(f"{a.id}-000", a.id, 0, a.text, 0, len(a.text))
+    return Hit(p, a, 1.0, dense_score=0.9)
+
+
+class TestAnswerer:
+    def test_short_answer_first_then_evidence(self) -> None:
+        hits = [_hit(2), _hit(0)]
+        ans = ReaderAnswerer(FakeReader()).answer("恩平篮球赛有多少家企业捐资？", hits)  # type: ignore[arg-type]
+        assert ans.found and ans.short_answer == "102" and ans.method == "reader"
+        assert ans.text.startswith("102\n\n")
+        c = ans.citations[0]
+        assert c.answer_span and c.evidence_span
+        assert c.passage.text[slice(*c.answer_span)] == "102"
+        assert c.passage.text[slice(*c.evidence_span)] + "[1]" in ans.text
+        assert hits[0].answer_span is None  # the hits given are not modified
+
+    def test_below_threshold_is_a_near_miss_with_related_reading(self) -> None:
+        hits = [_hit(2), _hit(0)]
+        ans = ReaderAnswerer(FakeReader(), threshold=0.99).answer("恩平篮球赛的冠军是谁？", hits)  # type: ignore[arg-type]
+        assert not ans.found and ans.text == NEAR_MISS and ans.short_answer is None
+        assert [h.article.id for h in ans.related] == [ARTICLES[2].id, ARTICLES[0].id]
+        assert ans.confidence is not None and ans.confidence < 0.99
+
+    def test_traditional_passage_keeps_its_characters(self) -> None:
+        from dataclasses import replace
+
+        a = replace(
+            ARTICLES[1], text="湖南郴州市嘉禾縣信訪事項群眾滿意率達到99.67%。全面實施“十條規定”。"
+        )
+        p = Passage("t-000", a.id, 0, a.text, 0, len(a.text))
+        hit = Hit(p, a, 1.0, dense_score=0.9)
+        ans = ReaderAnswerer(FakeReader()).answer("嘉禾县群众满意率是多少？", [hit])  # type: ignore[arg-type]
+        assert ans.found and ans.short_answer == "99.67%"
+        s, e = ans.citations[0].evidence_span or (0, 0)
+        assert "群眾滿意率" in a.text[s:e] and "群眾滿意率" in ans.text
+
+    def test_candidates_are_bounded(self) -> None:
+        hits = [_hit(i) for i in range(3)]
+        assert 0 < len(candidates("嘉禾县满意率", hits, limit=2)) <= 2
+
+
+def test_reader_module_has_no_torch_import() -> None:
+    source = Path(reader_model.__file__).read_text(encoding="utf-8")
+    assert "import torch" not in source
