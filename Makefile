@@ -5,7 +5,7 @@ QA := $(VENV)/bin/qa
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: setup index run test check bench eval clean
+.PHONY: setup index run test check bench eval train-reader clean
 
 setup: $(VENV)/.installed
 
@@ -31,7 +31,11 @@ test: setup
 	scripts/check
 
 eval: index
-	$(QA) eval tests/data/seed_questions.jsonl
+	$(QA) eval tests/data/seed_questions.jsonl --answers
+
+# Never part of run or test: about 85 minutes on two cores; writes embeddings/reader/
+train-reader: setup
+	$(QA) train-reader
 
 bench: setup
 	$(PY) -m bench.run

@@ -146,6 +146,17 @@ def seed_searcher(seed_index: Path, real_embedder) -> Searcher:
     return Searcher.open(seed_index, real_embedder)
 
 
+@pytest.fixture(scope="session")
+def seed_answerer(seed_searcher: Searcher):
+    """The committed trained reader (embeddings/reader), as the service loads it."""
+    from qa.config import Settings
+    from qa.reader.answerer import ReaderAnswerer, load_answerer
+
+    answerer = load_answerer(Settings(), seed_searcher)
+    assert isinstance(answerer, ReaderAnswerer), "the reader bundle embeddings/reader is missing"
+    return answerer
+
+
 @contextlib.contextmanager
 def serve(app) -> Iterator[str]:
     """Run an app with uvicorn on a free 127.0.0.1 port in a thread; yields its base URL."""

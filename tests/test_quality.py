@@ -1,4 +1,5 @@
-"""The real model on the seed corpus: retrieval targets, answers, follow-ups, not-found."""
+"""The real models on the seed corpus: retrieval targets, answers (the trained reader),
+follow-ups, not-found."""
 
 from __future__ import annotations
 
@@ -24,7 +25,7 @@ def test_seed_retrieval_targets(seed_searcher: Searcher) -> None:
     assert fused["answer_in_top3"] >= 0.95
 
 
-def test_sample_questions_answered(seed_searcher: Searcher) -> None:
+def test_sample_questions_answered(seed_searcher: Searcher, seed_answerer) -> None:
     rows = (
         [
             json.loads(line)
@@ -39,7 +40,7 @@ def test_sample_questions_answered(seed_searcher: Searcher) -> None:
     )
     answered = 0
     for row in rows:
-        ans = answer_messages(seed_searcher, [Message("user", row["question"])])
+        ans = answer_messages(seed_searcher, [Message("user", row["question"])], 3, seed_answerer)
         assert ans.found, row["question"]
         assert ans.citations[0].article.title == row["article_title"], row["question"]
         answered += compact(row["answer"]) in compact(ans.text)
@@ -49,13 +50,13 @@ def test_sample_questions_answered(seed_searcher: Searcher) -> None:
     assert answered >= 0.7 * len(rows)
 
 
-def test_follow_up(seed_searcher: Searcher) -> None:
+def test_follow_up(seed_searcher: Searcher, seed_answerer) -> None:
     msgs = [
         Message("user", "武乡县解决了多少件信访问题？"),
         Message("assistant", "全县各级领导干部深入基层接待群众2353人次，解决信访问题375件。[1]"),
         Message("user", "那走访了多少户？"),
     ]
-    ans = answer_messages(seed_searcher, msgs)
+    ans = answer_messages(seed_searcher, msgs, 3, seed_answerer)
     assert ans.found and ans.citations[0].article.title == "“四步工作法”化解矛盾在基层"
     assert "2150户" in ans.text
 
@@ -63,11 +64,16 @@ def test_follow_up(seed_searcher: Searcher) -> None:
 @pytest.mark.parametrize(
     "question", ["今天北京天气怎么样？", "怎么用Python写快速排序？", "推荐一部好看的科幻电影"]
 )
-def test_off_topic_not_found(seed_searcher: Searcher, question: str) -> None:
-    ans = answer_messages(seed_searcher, [Message("user", question)])
+def test_off_topic_not_found(seed_searcher: Searcher, seed_answerer, question: str) -> None:
+    ans = answer_messages(seed_searcher, [Message("user", question)], 3, seed_answerer)
     assert not ans.found and ans.text == NOT_FOUND and ans.citations == []
 
 
-def test_traditional_question(seed_searcher: Searcher) -> None:
-    ans = answer_messages(seed_searcher, [Message("user", "嘉禾縣的群眾滿意率是多少？")])
+def test_traditional_question(seed_searcher: Searcher, seed_answerer) -> None:
+    ans = answer_messages(seed_searcher, [Message("user", "嘉禾縣的群眾滿意率是多少？")], 3, seed_answerer)
     assert ans.found and "99.67%" in ans.text
+
+
+def test_heuristic_fallback_still_answers(seed_searcher: Searcher) -> None:
+    ans = answer_messages(seed_searcher, [Message("user", "武乡县解决了多少件信访问题？")])
+    assert ans.found and "375" in ans.text and ans.short_answer is None

@@ -216,6 +216,8 @@ class TestOpenAICompatible:
         choice = body["choices"][0]
         assert choice["finish_reason"] == "stop" and choice["message"]["role"] == "assistant"
         assert "来源" in choice["message"]["content"] and body["citations"]
+        assert body["short_answer"] == "98.93%"  # the fake reader's first number
+        assert choice["message"]["content"].startswith("**98.93%**")
 
     def test_stream_chunks(self, client: TestClient) -> None:
         r = client.post(
@@ -231,6 +233,7 @@ class TestOpenAICompatible:
         chunks = [json.loads(d) for d in data[:-1]]
         assert all(c["object"] == "chat.completion.chunk" for c in chunks)
         assert chunks[-1]["choices"][0]["finish_reason"] == "stop" and chunks[-1]["citations"]
+        assert chunks[-1]["short_answer"] == "98.93%"
 
 
 # -- the official openai client against a live server -----------------------------------

@@ -56,11 +56,14 @@ def test_ask_stream_cite_and_read(browser, base_url: str) -> None:
     page.wait_for_selector(".msg.assistant[data-state=done]", timeout=60_000)
     answer = page.inner_text(".msg.assistant .answer")
     assert "102家企业" in answer
+    short = page.inner_text(".msg.assistant .short-answer")
+    assert "102" in short  # the reader's short answer stands first
     page.click("button.cite >> nth=0")
     panel = page.locator("#source-panel")
     panel.wait_for(state="visible", timeout=10_000)
-    marked = page.inner_text("#source-panel mark")
+    marked = page.inner_text("#source-panel mark >> nth=0")
     assert marked and marked[:10] in answer
+    assert page.inner_text("#source-panel mark.answer") == short  # highlighted in its sentence
     assert "“工BA”撬动百万善款" in page.inner_text("#source-panel")
     page.click("#read-article")
     page.wait_for_selector("#source-panel .cited-span", timeout=10_000)
@@ -98,7 +101,9 @@ def test_script_in_an_article_stays_text(browser, tmp_path: Path) -> None:
     emb = FakeEmbedder()
     build([evil], tmp_path / "i", emb, progress=False)
     with serve(
-        create_app(Settings(reload_seconds=0), searcher=Searcher.open(tmp_path / "i", emb))
+        create_app(
+            Settings(reload_seconds=0, reader="off"), searcher=Searcher.open(tmp_path / "i", emb)
+        )
     ) as url:
         page = browser.new_page()
         page.goto(url)
