@@ -70,7 +70,9 @@ def test_off_topic_not_found(seed_searcher: Searcher, seed_answerer, question: s
 
 
 def test_traditional_question(seed_searcher: Searcher, seed_answerer) -> None:
-    ans = answer_messages(seed_searcher, [Message("user", "嘉禾縣的群眾滿意率是多少？")], 3, seed_answerer)
+    ans = answer_messages(
+        seed_searcher, [Message("user", "嘉禾縣的群眾滿意率是多少？")], 3, seed_answerer
+    )
     assert ans.found and "99.67%" in ans.text
 
 
