@@ -198,6 +198,7 @@ def main() -> None:
     ap.add_argument("--write-threshold", action="store_true", help="store it in meta.json")
     ap.add_argument("--http", type=float, default=0, help="seconds per HTTP load level")
     ap.add_argument("--skip-heldout", action="store_true")
+    ap.add_argument("--card", action="store_true", help="write the bundle's MODEL_CARD.md")
     args = ap.parse_args()
     settings = Settings.from_env()
     bundle = Path(args.bundle)
@@ -240,7 +241,133 @@ def main() -> None:
         json.dumps(results, ensure_ascii=False, indent=2), encoding="utf-8"
     )
     plot(cal, OUT / "reader_tradeoff.png")
+    if args.card:
+        meta = json.loads((bundle / "meta.json").read_text(encoding="utf-8"))
+        (bundle / "MODEL_CARD.md").write_text(model_card(meta, results), encoding="utf-8")
+        print(f"wrote {bundle / 'MODEL_CARD.md'}", file=sys.stderr)
     print("wrote bench/results/reader.json and reader_tradeoff.png", file=sys.stderr)
+
+
+def model_card(meta: dict[str, Any], results: dict[str, Any]) -> str:
+    """The bundle's model card, from its meta.json and the figures measured here."""
+    t = meta.get("trained", {})
+    cfg = t.get("config", {})
+    val = meta.get("validation") or {}
+    lines = [
+        "# Model card: the answer reader (`embeddings/reader/`)",
+        "",
+        "**What it is.** A cross-encoder over `[CLS] question [SEP] sentence [SEP]` (at most 128 "
+        "tokens) with two heads: a logit on [CLS] for *this sentence answers the question* "
+        "(a probability after temperature scaling) and per-token start/end logits for the answer "
+        "span inside the sentence. The encoder starts from m3e-small "
+        "(`uer/chinese_roberta_L-4_H-512` underneath: 4 layers, 512 wide, 24M parameters), the "
+        "only Chinese transformer available offline here. Files: `reader.int8.onnx` (dynamic int8 "
+        "quantization of every MatMul and of the embedding table), `tokenizer.json` (m3e-small's), "
+        "`meta.json` (version, temperature, calibrated threshold, training record).",
+        "",
+        "**How the service uses it.** The six most promising sentences of the top three passages "
+        "(shared words, answer type, passage rank) are read in one batch; the most probable one "
+        "answers when its probability clears the threshold, else the answer is *not found*. See "
+        "`qa/reader/answerer.py`.",
+        "",
+        "## Data and split",
+        "",
+        "CMRC 2018 dev (3,219 questions, simplified) and DRCD dev (3,524 questions, traditional, "
+        "folded to simplified character by character so offsets hold), from `../shared/data/`. "
+        "Documents (not questions) are split by a hash of their title: "
+        "10% test, 6% validation, the rest training (`qa/reader/data.py`): 5,666 training, "
+        "420 validation (300 used for model selection), 657 test questions. No test paragraph is "
+        "seen in training.",
+        "",
+        f"Training pairs: {t.get('pairs', '?')} ({t.get('kinds', {})}); positives are seen "
+        f"{cfg.get('positive_copies', '2')} times an epoch. Negatives: other sentences of the "
+        "same paragraph (the ones sharing most characters with the question first), the sentence "
+        "of another document sharing most rare character pairs with the question (what retrieval "
+        "puts in front of the reader), and the question with one of its names, places or numbers "
+        "that the sentence mentions swapped for one the paragraph never mentions (the fact asked "
+        "for is absent: the near miss).",
+        "",
+        "## Training",
+        "",
+        "```bash",
+        "qa train-reader   # = make train-reader; --budget-minutes 85 --epochs 3 --seed 13",
+        "```",
+        "",
+        f"- {t.get('steps', '?')} steps of batch {cfg.get('batch_size', '32')} "
+        f"({t.get('epochs', '?')} epochs) in {t.get('minutes', '?')} minutes on "
+        f"{t.get('machine', '?')}, two torch threads, CPU only (no GPU was lent to this task); "
+        "the schedule was shortened to fit the budget.",
+        f"- AdamW, learning rate {cfg.get('lr', '?')} (encoder) / {cfg.get('head_lr', '?')} "
+        f"(heads), warm-up {cfg.get('warmup', '?')}, linear decay, weight decay "
+        f"{cfg.get('weight_decay', '?')}, seed {cfg.get('seed', '?')}.",
+        "- Loss: binary cross-entropy on the answer logit for every pair, plus start/end "
+        "cross-entropy over the sentence's tokens for positive pairs.",
+        "- Validated twice an epoch (span F1 reading each validation question's whole paragraph, "
+        "and AUC of the answer probability against the negatives); the checkpoint with the best "
+        f"F1/100 + AUC was kept: step {t.get('selected_step', '?')} "
+        f"(validation EM {val.get('val_em', '?')}, F1 {val.get('val_f1', '?')}, AUC "
+        f"{val.get('auc_all', '?')}).",
+        f"- Temperature {meta.get('temperature')} fitted on validation pairs; threshold "
+        f"{meta.get('threshold')} chosen on the calibration half of the seed question sets "
+        f"({meta.get('threshold_rule', '')}).",
+        "",
+        "## Figures",
+        "",
+    ]
+    h8, h32 = results.get("heldout_int8", {}), results.get("heldout_fp32", {})
+    if h8.get("questions"):
+        lines += [
+            "Held-out test documents (657 questions), reading each question's own paragraph, "
+            "CMRC 2018 metric:",
+            "",
+            "| graph | EM | F1 | CMRC EM / F1 | DRCD EM / F1 | AUC answers vs all negatives |",
+            "| --- | --- | --- | --- | --- | --- |",
+        ]
+        for name, h in (("int8 (shipped)", h8), ("fp32", h32)):
+            if not h.get("questions"):
+                continue
+            by = h["by_dataset"]
+            lines.append(
+                f"| {name} | {h['em']} | {h['f1']} | {by['cmrc']['em']} / {by['cmrc']['f1']} | "
+                f"{by['drcd']['em']} / {by['drcd']['f1']} | {h['separation']['auc_all']} |"
+            )
+        lines.append("")
+    cal, e2e = results.get("calibration", {}), results.get("seed_answers", {})
+    if cal:
+        tst, al = cal["test"], cal["all"]
+        lines += [
+            "Seed corpus (questions written the way readers ask; `tests/data/`), at the threshold:",
+            "",
+            "| set | answerable found | near misses refused | off-topic refused |",
+            "| --- | --- | --- | --- |",
+            f"| test half ({tst['answerable']} / {tst['near_miss']} / {tst['off_topic']}) | "
+            f"{tst['found']:.1%} | {tst['near_miss_refused']:.1%} | "
+            f"{tst['off_topic_refused']:.1%} |",
+            f"| all ({al['answerable']} / {al['near_miss']} / {al['off_topic']}) | "
+            f"{al['found']:.1%} | {al['near_miss_refused']:.1%} | {al['off_topic_refused']:.1%} |",
+            "",
+        ]
+    if e2e:
+        lines += [
+            f"End to end on the {e2e['questions']} answerable seed questions: the short answer "
+            f"holds the gold string for {e2e['short_answer_holds_gold']:.1%}, the answer text for "
+            f"{e2e['answer_text_holds_gold']:.1%}; found {e2e['found']:.1%}; short-answer EM "
+            f"{e2e['em']} / F1 {e2e['f1']}.",
+            "",
+        ]
+    lines += [
+        "Reproduce: `python -m bench.reader --write-threshold --http 10 --card` "
+        "(writes `bench/results/reader.json`).",
+        "",
+        "## Limits",
+        "",
+        "- Reads one sentence at a time: an answer that needs two sentences, or a pronoun whose "
+        "referent is in the previous sentence, is read from less context than a person has.",
+        "- Trained on Wikipedia-style questions (CMRC, DRCD), not on news; the threshold is "
+        "calibrated on news questions over two newspaper pages.",
+        "- Short answers are spans of the text: no yes/no, counting or arithmetic.",
+    ]
+    return "\n".join(lines) + "\n"
 
 
 def replace_threshold(answerer: ReaderAnswerer, threshold: float) -> ReaderAnswerer:

@@ -182,6 +182,15 @@ def cmd_eval(args: argparse.Namespace) -> int:
         if not path.exists():
             raise QAError(f"{path} not found")
         articles, questions = evaluate.load_squad(path)
+        if args.split != "all":
+            from qa.reader.data import heldout_split
+
+            titles = {a.id: a.title for a in articles}
+            questions = [
+                q
+                for q in questions
+                if heldout_split(path, titles[q.article_id or ""]) == args.split
+            ]
         # A separate index per data set and model, so a re-run reuses every embedding.
         safe_model = "".join(c if c.isalnum() else "_" for c in s.model)
         index_dir = s.index_dir.parent / "eval" / f"{path.stem}-{safe_model}"
@@ -402,6 +411,12 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--out", help="write the JSON report here too")
     ev.add_argument("--limit", type=int, help="use only the first N questions")
     ev.add_argument("--json", action="store_true", help="print the full JSON report")
+    ev.add_argument(
+        "--split",
+        default="all",
+        choices=["all", "train", "val", "test"],
+        help="with --squad: only questions of the reader's split (test: never seen in training)",
+    )
     ev.add_argument(
         "--answers",
         action="store_true",

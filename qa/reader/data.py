@@ -82,9 +82,20 @@ def doc_split(dataset: str, title: str) -> Split:
     return "train"
 
 
+def dataset_name(path: Path) -> str:
+    """``cmrc`` or ``drcd`` for the shared files (the split hashes it), else the file's stem."""
+    stem = path.stem.lower()
+    return next((k for k in ("cmrc", "drcd") if stem.startswith(k)), stem)
+
+
+def heldout_split(path: Path, title: str) -> Split:
+    """The split of a document of a SQuAD-style file, as training assigned it."""
+    return doc_split(dataset_name(path), simplified_aligned(title))
+
+
 def load_squad(path: Path, dataset: str | None = None) -> list[QAItem]:
     """Questions of a SQuAD-style file, folded to simplified; malformed items are skipped."""
-    name = dataset or path.stem.split("_")[0]
+    name = dataset or dataset_name(path)
     raw = json.loads(path.read_text(encoding="utf-8"))
     items = []
     for doc in raw.get("data", []):
@@ -257,9 +268,9 @@ def build_examples(
 def load_all(data_dir: Path) -> list[QAItem]:
     """CMRC 2018 and DRCD dev sets from ``data_dir`` (either may be absent)."""
     items: list[QAItem] = []
-    for name, dataset in (("cmrc2018_dev.json", "cmrc"), ("drcd_dev.json", "drcd")):
+    for name in ("cmrc2018_dev.json", "drcd_dev.json"):
         if (data_dir / name).is_file():
-            items.extend(load_squad(data_dir / name, dataset))
+            items.extend(load_squad(data_dir / name))
     return items
 
 
