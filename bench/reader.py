@@ -228,7 +228,7 @@ def main() -> None:
         meta["threshold_rule"] = cal["rule"]
         meta_file.write_text(json.dumps(meta, ensure_ascii=False, indent=2), encoding="utf-8")
         print(f"threshold written to {meta_file}")
-    answerer = replace_threshold(answerer, cal["threshold"])
+    answerer = ReaderAnswerer(reader, cal["threshold"])
     results["seed_answers"] = end_to_end(answerer, searcher)
     e = results["seed_answers"]
     print(
@@ -382,10 +382,6 @@ def model_card(meta: dict[str, Any], results: dict[str, Any]) -> str:
         "- Short answers are spans of the text: no yes/no, counting or arithmetic.",
     ]
     return "\n".join(lines) + "\n"
-
-
-def replace_threshold(answerer: ReaderAnswerer, threshold: float) -> ReaderAnswerer:
-    return ReaderAnswerer(answerer.reader, threshold)
 
 
 if __name__ == "__main__":

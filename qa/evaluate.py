@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from qa.answer import Answerer
+from qa.answer import Answerer, Message, answer_messages
 from qa.errors import QAError
 from qa.models import Article, Hit
 from qa.search import MODES, Searcher
@@ -210,7 +210,6 @@ def evaluate_answers(
     """Answers as the service gives them: short-answer EM and F1 (CMRC 2018 metric, percent, best
     over the gold answers; a question not found scores 0), how often the short answer and the
     answer text hold the gold string, the found rate and the time per answer."""
-    from qa.answer import Message, answer_messages
     from qa.reader.metrics import exact, f1
 
     ems, f1s, short_holds, text_holds, found, times = [], [], [], [], [], []

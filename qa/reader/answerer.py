@@ -113,9 +113,9 @@ class ReaderAnswerer:
         if byline is not None:
             return replace(byline, method=self.method)
         ranked = self.read(question, hits)
-        if not ranked or max(c.probability for c in ranked) < self.threshold:
+        confidence = max((c.probability for c in ranked), default=0.0)
+        if confidence < self.threshold:
             related = [replace(h, highlights=[]) for h in hits[:RELATED]]
-            confidence = max((c.probability for c in ranked), default=0.0)
             return Answer(
                 NEAR_MISS,
                 False,
@@ -140,7 +140,8 @@ class ReaderAnswerer:
     ) -> Answer:
         reading = best.reading
         assert reading is not None
-        short = reading.text(best.text).strip() or None
+        raw = reading.text(best.text)
+        short = raw.strip() or None
         used = list(dict.fromkeys(c.hit for c in chosen))
         number = {h: n for n, h in enumerate(used, 1)}
         citations = []
@@ -149,8 +150,7 @@ class ReaderAnswerer:
             if h == best.hit:
                 hit.evidence_span = (best.start, best.end)
                 if short is not None:
-                    lead = len(reading.text(best.text)) - len(reading.text(best.text).lstrip())
-                    s = best.start + reading.start + lead
+                    s = best.start + reading.start + len(raw) - len(raw.lstrip())
                     hit.answer_span = (s, s + len(short))
             citations.append(hit)
         quoted = "".join(f"{c.text}[{number[c.hit]}]" for c in chosen)

@@ -114,6 +114,10 @@ def best_spans(
     """The highest start + end logit pair inside each sentence, as (char start, char end, score)."""
     out = []
     neg = -1e4
+    k = start_logits.shape[1]
+    ones = np.ones((k, k), bool)
+    # start <= end < start + MAX_ANSWER_TOKENS, the same for every row of the batch
+    band = np.triu(ones) & ~np.triu(ones, MAX_ANSWER_TOKENS)
     for i in range(start_logits.shape[0]):
         inside = batch.in_sentence[i]
         if not inside.any():
@@ -121,10 +125,7 @@ def best_spans(
             continue
         s = np.where(inside, start_logits[i], neg)
         e = np.where(inside, end_logits[i], neg)
-        scores = s[:, None] + e[None, :]
-        k = scores.shape[0]
-        band = np.triu(np.ones((k, k), bool)) & ~np.triu(np.ones((k, k), bool), MAX_ANSWER_TOKENS)
-        scores = np.where(band, scores, 2 * neg)
+        scores = np.where(band, s[:, None] + e[None, :], 2 * neg)
         a, b = np.unravel_index(int(np.argmax(scores)), scores.shape)
         offs = batch.offsets[i]
         out.append((offs[a][0], offs[b][1], float(scores[a, b])))
