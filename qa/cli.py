@@ -277,6 +277,7 @@ def cmd_train_reader(args: argparse.Namespace) -> int:
         threads=args.threads,
         resume=args.resume,
         max_examples=args.max_examples,
+        context=not args.no_context,
     )
     if cfg.budget_minutes <= 0 or cfg.epochs <= 0:
         raise QAError("--budget-minutes and --epochs must be positive")
@@ -438,6 +439,11 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--threads", type=int, default=2)
     tr.add_argument("--resume", action="store_true", help="continue from the last checkpoint")
     tr.add_argument("--max-examples", type=int, default=0, help="train on a sample (a quick trial)")
+    tr.add_argument(
+        "--no-context",
+        action="store_true",
+        help="read each sentence alone (without its title and the text before it)",
+    )
     tr.set_defaults(func=cmd_train_reader)
     return p
 

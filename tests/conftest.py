@@ -65,7 +65,9 @@ class FakeReader:
 
     threshold = 0.4
 
-    def read(self, question: str, sentences: Sequence[str]) -> list[Reading]:
+    def read(
+        self, question: str, sentences: Sequence[str], contexts: Sequence[str] | None = None
+    ) -> list[Reading]:
         out = []
         chars = {c for c in question if c.isalnum() and c not in "多少几什么哪谁是的"}
         for s in sentences:

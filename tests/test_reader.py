@@ -17,7 +17,7 @@ from qa.reader import model as reader_model
 from qa.reader.answerer import NEAR_MISS, ReaderAnswerer, candidates, load_answerer
 from qa.reader.data import QAItem, build_examples, doc_split, load_squad
 from qa.reader.metrics import exact, f1, segments
-from qa.reader.model import Batch, Reader, ReaderError, best_spans
+from qa.reader.model import Batch, PairEncoder, Reader, ReaderError, best_spans, left_context
 from qa.text import reading_spans
 from qa.tokens import simplified_aligned
 
@@ -128,6 +128,14 @@ class TestData:
             else:  # the question changed, the sentence is the positive one
                 assert x.question != next(i for i in items if i.qid == x.qid).question
 
+    def test_examples_carry_title_and_text_before(self, tmp_path: Path) -> None:
+        items = load_squad(_squad(tmp_path), "tiny")
+        for x in build_examples(items, seed=1):
+            if x.kind in ("positive", "same", "swapped"):
+                item = next(i for i in items if i.qid == x.qid)
+                start = item.context.find(x.sentence)
+                assert x.context == left_context(item.title, item.context, start)
+
     def test_split_is_by_document_and_stable(self) -> None:
         assert doc_split("cmrc", "战国无双3") == doc_split("cmrc", "战国无双3")
         splits = {doc_split("cmrc", f"doc{i}") for i in range(200)}
@@ -143,6 +151,31 @@ def _batch(offsets: list[tuple[int, int]], inside: list[bool]) -> Batch:
     n = len(offsets)
     zeros = np.zeros((1, n), np.int64)
     return Batch(zeros, zeros, zeros, [offsets], np.array([inside]))
+
+
+class TestContext:
+    def test_left_context_is_title_then_text_before(self) -> None:
+        text = "第一句话在这里。第二句话。"
+        assert left_context("标题", text, 8) == "标题。第一句话在这里。"
+        assert left_context("标题", text, 0) == "标题"
+        assert left_context("", text, 8, chars=4) == "在这里。"
+
+    def test_only_the_sentence_can_hold_the_span(self) -> None:
+        from qa.embed import resolve_model
+
+        tok = Path(resolve_model("m3e-small")) / "tokenizer.json"
+        enc = PairEncoder(tok, 64)
+        batch = enc(["几名工人？"], ["200余名工人参加。"], ["万盛技能大赛。本次比赛"])
+        plain = enc(["几名工人？"], ["200余名工人参加。"])
+        assert batch.in_sentence.sum() == plain.in_sentence.sum() > 0
+        assert batch.attention_mask.sum() > plain.attention_mask.sum()
+        offsets = [
+            o for o, inside in zip(batch.offsets[0], batch.in_sentence[0], strict=True) if inside
+        ]
+        assert max(e for _, e in offsets) <= len("200余名工人参加。")
+        # truncation cuts the context, never the sentence
+        short = PairEncoder(tok, 20)(["几名工人？"], ["200余名工人参加。"], ["万盛" * 30])
+        assert short.in_sentence.sum() == plain.in_sentence.sum()
 
 
 class TestSpans:

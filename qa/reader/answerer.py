@@ -32,7 +32,7 @@ from qa.answer import (
 from qa.config import Settings
 from qa.models import Answer, Hit
 from qa.reader.data import MAX_UNIT_CHARS
-from qa.reader.model import DEFAULT_BUNDLE, Reader, Reading
+from qa.reader.model import DEFAULT_BUNDLE, Reader, Reading, left_context
 from qa.search import Searcher
 from qa.text import reading_spans
 from qa.tokens import simplified_aligned, tokenize
@@ -58,6 +58,7 @@ class Candidate:
     start: int  # offsets in the passage text
     end: int
     text: str
+    context: str = ""  # the title and the text before the sentence, read with it
     prior: float = 0.0
     reading: Reading | None = None
 
@@ -75,7 +76,9 @@ def candidates(question: str, hits: Sequence[Hit], limit: int = READ_CANDIDATES)
         for s, e in reading_spans(text, MAX_UNIT_CHARS, min_chars=4):
             sent = text[s:e]
             prior = 0.6 * term_coverage(terms, sent) + answer_type_bonus(question, sent) - 0.08 * i
-            out.append(Candidate(i, s, e, sent, prior))
+            # the text before the sentence may lie in the previous passage: read the article's
+            context = left_context(h.article.title, h.article.text, h.passage.start + s)
+            out.append(Candidate(i, s, e, sent, context, prior))
     out.sort(key=lambda c: -c.prior)
     return out[:limit]
 
@@ -97,7 +100,11 @@ class ReaderAnswerer:
         folded = simplified_aligned(question)
         for c, r in zip(
             cands,
-            self.reader.read(folded, [simplified_aligned(c.text) for c in cands]),
+            self.reader.read(
+                folded,
+                [simplified_aligned(c.text) for c in cands],
+                [simplified_aligned(c.context) for c in cands],
+            ),
             strict=True,
         ):
             c.reading = r

@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from qa.reader.model import left_context
 from qa.text import reading_spans
 from qa.tokens import simplified_aligned, tagged
 
@@ -67,6 +68,7 @@ class Example:
     end: int
     kind: str  # "positive", "same", "retrieved", "swapped"
     qid: str
+    context: str = ""  # what the sentence is read with (``qa.reader.model.left_context``)
 
     @property
     def answerable(self) -> bool:
@@ -193,22 +195,25 @@ class _RareBigrams:
     """Sentences of many documents found by the rare character pairs they share with a question."""
 
     def __init__(self, items: Sequence[QAItem]) -> None:
-        self.sentences: list[tuple[str, str]] = []  # (title, text)
+        self.sentences: list[tuple[str, str, str]] = []  # (title, text, context)
         seen = set()
         for item in items:
             if (item.title, item.context) in seen:
                 continue
             seen.add((item.title, item.context))
             for s, e in _units(item.context):
-                self.sentences.append((item.title, item.context[s:e]))
+                self.sentences.append(
+                    (item.title, item.context[s:e], left_context(item.title, item.context, s))
+                )
         self.postings: dict[str, list[int]] = defaultdict(list)
-        for i, (_, text) in enumerate(self.sentences):
+        for i, (_, text, _) in enumerate(self.sentences):
             for bg in {text[j : j + 2] for j in range(len(text) - 1)}:
                 self.postings[bg].append(i)
         n = len(self.sentences)
         self.idf = {bg: math.log(n / len(p)) for bg, p in self.postings.items()}
 
-    def best(self, question: str, not_title: str) -> str | None:
+    def best(self, question: str, not_title: str) -> tuple[str, str] | None:
+        """(sentence, its context) of another document that shares most rare pairs."""
         scores: Counter[int] = Counter()
         for bg in {question[j : j + 2] for j in range(len(question) - 1)}:
             posting = self.postings.get(bg)
@@ -216,9 +221,9 @@ class _RareBigrams:
                 for i in posting:
                     scores[i] += self.idf[bg]  # type: ignore[assignment]
         for i, _ in scores.most_common(10):
-            title, text = self.sentences[i]
+            title, text, context = self.sentences[i]
             if title != not_title:
-                return text
+                return text, context
         return None
 
 
@@ -241,27 +246,29 @@ def build_examples(
             continue
         us, ue, a_s, a_e = pos
         sentence = item.context[us:ue]
-        out.append(Example(item.question, sentence, a_s - us, a_e - us, "positive", item.qid))
+        ctx = left_context(item.title, item.context, us)
+        out.append(Example(item.question, sentence, a_s - us, a_e - us, "positive", item.qid, ctx))
         gold = {t for t, _ in item.answers}
         others = [
-            item.context[s:e]
+            (item.context[s:e], left_context(item.title, item.context, s))
             for s, e in _units(item.context)
             if (e <= us or s >= ue) and not any(g in item.context[s:e] for g in gold)
         ]
-        others.sort(key=lambda t: -_overlap(item.question, t))
+        others.sort(key=lambda t: -_overlap(item.question, t[0]))
         picked = others[: max(0, same_negatives - 1)]
         rest = others[len(picked) :]
         if rest and same_negatives > 0:
             picked.append(rng.choice(rest))
-        out.extend(Example(item.question, t, -1, -1, "same", item.qid) for t in picked)
+        out.extend(Example(item.question, t, -1, -1, "same", item.qid, c) for t, c in picked)
         if bigrams is not None:
-            text = bigrams.best(item.question, item.title)
-            if text and not any(g in text for g in gold):
-                out.append(Example(item.question, text, -1, -1, "retrieved", item.qid))
+            found = bigrams.best(item.question, item.title)
+            if found and not any(g in found[0] for g in gold):
+                text, c = found
+                out.append(Example(item.question, text, -1, -1, "retrieved", item.qid, c))
         if swapper is not None:
             question = swapper.swap(item, sentence, rng)
             if question:
-                out.append(Example(question, sentence, -1, -1, "swapped", item.qid))
+                out.append(Example(question, sentence, -1, -1, "swapped", item.qid, ctx))
     return out
 
 

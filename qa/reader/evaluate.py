@@ -9,20 +9,26 @@ import numpy as np
 
 from qa.reader.data import MAX_UNIT_CHARS, Example, QAItem
 from qa.reader.metrics import exact, f1
-from qa.reader.model import Reading
+from qa.reader.model import Reading, left_context
 from qa.text import reading_spans
 
-ReadFn = Callable[[str, Sequence[str]], list[Reading]]
-PairFn = Callable[[Sequence[str], Sequence[str]], list[Reading]]
+ReadFn = Callable[[str, Sequence[str], Sequence[str]], list[Reading]]
+PairFn = Callable[[Sequence[str], Sequence[str], Sequence[str]], list[Reading]]
 
 
-def read_paragraph(read: ReadFn, question: str, context: str) -> tuple[str, float, int, int]:
+def read_paragraph(
+    read: ReadFn, question: str, context: str, title: str = ""
+) -> tuple[str, float, int, int]:
     """(answer, probability, start, end in the context): the span of the sentence most likely to
     answer, as the service reads its passages."""
     units = reading_spans(context, MAX_UNIT_CHARS)
     if not units:
         return "", 0.0, -1, -1
-    readings = read(question, [context[s:e] for s, e in units])
+    readings = read(
+        question,
+        [context[s:e] for s, e in units],
+        [left_context(title, context, s) for s, _ in units],
+    )
     best = max(range(len(units)), key=lambda i: (readings[i].probability, readings[i].span_score))
     r = readings[best]
     if r.start < 0:
@@ -47,7 +53,7 @@ def span_scores(read: ReadFn, items: Sequence[QAItem]) -> dict[str, Any]:
     predictions = []
     for item in items:
         golds = [t for t, _ in item.answers]
-        answer, prob, _, _ = read_paragraph(read, item.question, item.context)
+        answer, prob, _, _ = read_paragraph(read, item.question, item.context, item.title)
         em, f = exact(answer, golds), f1(answer, golds)
         ems.append(em)
         f1s.append(f)
@@ -76,7 +82,11 @@ def separation(read_pairs: PairFn, examples: Sequence[Example]) -> dict[str, flo
     by_kind: dict[str, list[float]] = {}
     for s in range(0, len(examples), 64):
         chunk = examples[s : s + 64]
-        readings = read_pairs([ex.question for ex in chunk], [ex.sentence for ex in chunk])
+        readings = read_pairs(
+            [ex.question for ex in chunk],
+            [ex.sentence for ex in chunk],
+            [ex.context for ex in chunk],
+        )
         for ex, r in zip(chunk, readings, strict=True):
             by_kind.setdefault(ex.kind, []).append(r.probability)
     pos = by_kind.get("positive", [])

@@ -28,6 +28,11 @@ READER_VERSION = 1
 MAX_LENGTH = 128
 MAX_QUESTION_CHARS = 48
 MAX_ANSWER_TOKENS = 40
+# What a sentence is read with, after it: the article's title and the text just before it (the
+# subject of "他" or "此次比赛" is often there). Bundles trained without it have no
+# ``context_chars`` in meta.json and read the sentence alone.
+CONTEXT_CHARS = 40
+TITLE_CHARS = 24
 DEFAULT_BUNDLE = Path(__file__).resolve().parent.parent.parent / "embeddings" / "reader"
 
 
@@ -71,8 +76,20 @@ def _lower(text: str) -> str:
     return low if len(low) == len(text) else text
 
 
+def left_context(title: str, text: str, start: int, chars: int = CONTEXT_CHARS) -> str:
+    """The title and the ``chars`` characters of ``text`` before ``start``: what a sentence at
+    ``start`` is read with."""
+    title = " ".join(title.split())[:TITLE_CHARS]
+    before = text[max(0, start - chars) : start].strip()
+    return f"{title}。{before}" if title and before else title or before
+
+
 class PairEncoder:
-    """The fast tokenizer for (question, sentence) pairs, truncating the sentence only."""
+    """The fast tokenizer for (question, sentence [SEP] context) pairs.
+
+    Truncation cuts the second text from its end, so the context goes before the sentence does;
+    only the sentence's own tokens can hold the answer span (``Batch.in_sentence``).
+    """
 
     def __init__(self, tokenizer_file: Path, max_length: int = MAX_LENGTH) -> None:
         from tokenizers import Tokenizer
@@ -82,11 +99,18 @@ class PairEncoder:
         self.tokenizer.enable_truncation(max_length, strategy="only_second")
         self.max_length = max_length
 
-    def __call__(self, questions: Sequence[str], sentences: Sequence[str]) -> Batch:
+    def __call__(
+        self,
+        questions: Sequence[str],
+        sentences: Sequence[str],
+        contexts: Sequence[str] | None = None,
+    ) -> Batch:
+        extra = contexts if contexts is not None else [""] * len(sentences)
         pairs = [
-            (_lower(q[:MAX_QUESTION_CHARS]), _lower(s))
-            for q, s in zip(questions, sentences, strict=True)
+            (_lower(q[:MAX_QUESTION_CHARS]), f"{_lower(s)}[SEP]{_lower(c)}" if c else _lower(s))
+            for q, s, c in zip(questions, sentences, extra, strict=True)
         ]
+        lengths = [len(s) for s in sentences]
         encodings = self.tokenizer.encode_batch(pairs)
         width = max((len(e.ids) for e in encodings), default=1)
         n = len(encodings)
@@ -102,7 +126,8 @@ class PairEncoder:
             types[i, :k] = e.type_ids
             seq = e.sequence_ids
             inside[i, :k] = [
-                sid == 1 and o[1] > o[0] for sid, o in zip(seq, e.offsets, strict=True)
+                sid == 1 and o[0] < o[1] <= lengths[i]
+                for sid, o in zip(seq, e.offsets, strict=True)
             ]
             offsets.append(list(e.offsets))
         return Batch(ids, mask, types, offsets, inside)
@@ -169,6 +194,7 @@ class Reader:
         self.meta: dict[str, Any] = meta
         self.temperature = float(meta.get("temperature", 1.0))
         self.threshold = float(meta.get("threshold", 0.5))
+        self.context_chars = int(meta.get("context_chars", 0))
         names = ["reader.int8.onnx", "reader.onnx"] if int8 else ["reader.onnx"]
         if graph is None:
             graph = next((self.bundle / n for n in names if (self.bundle / n).is_file()), None)
@@ -213,14 +239,22 @@ class Reader:
                 self._in_flight -= 1
         return has, start, end
 
-    def read(self, question: str, sentences: Sequence[str]) -> list[Reading]:
-        """One Reading per sentence, in order."""
-        return self.read_pairs([question] * len(sentences), sentences)
+    def read(
+        self, question: str, sentences: Sequence[str], contexts: Sequence[str] | None = None
+    ) -> list[Reading]:
+        """One Reading per sentence, in order; ``contexts`` (``left_context``) are used when the
+        bundle was trained with them."""
+        return self.read_pairs([question] * len(sentences), sentences, contexts)
 
-    def read_pairs(self, questions: Sequence[str], sentences: Sequence[str]) -> list[Reading]:
+    def read_pairs(
+        self,
+        questions: Sequence[str],
+        sentences: Sequence[str],
+        contexts: Sequence[str] | None = None,
+    ) -> list[Reading]:
         if not sentences:
             return []
-        batch = self.encoder(questions, sentences)
+        batch = self.encoder(questions, sentences, contexts if self.context_chars else None)
         has, start, end = self.logits(batch)
         return readings(has, start, end, batch, self.temperature)
 

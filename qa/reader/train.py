@@ -28,7 +28,7 @@ from qa.embed import resolve_model
 from qa.reader.data import Example, build_examples, load_all, split_items
 from qa.reader.evaluate import separation, span_scores
 from qa.reader.model import (
-    MAX_LENGTH,
+    CONTEXT_CHARS,
     READER_VERSION,
     Batch,
     PairEncoder,
@@ -60,6 +60,9 @@ class TrainConfig:
     max_examples: int = 0  # 0: all (a smaller number for a quick trial)
     # positives seen this many times an epoch: the span head learns only from them
     positive_copies: int = 2
+    # tokens a pair is cut to; read each sentence with its title and left context (``left_context``)
+    max_length: int = 160
+    context: bool = True
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -113,8 +116,12 @@ def _token_span(
     return start, end
 
 
-def featurize(encoder: PairEncoder, examples: Sequence[Example]) -> Features:
-    batch = encoder([x.question for x in examples], [x.sentence for x in examples])
+def featurize(encoder: PairEncoder, examples: Sequence[Example], context: bool) -> Features:
+    batch = encoder(
+        [x.question for x in examples],
+        [x.sentence for x in examples],
+        [x.context for x in examples] if context else None,
+    )
     starts = np.full(len(examples), -1, np.int64)
     ends = np.full(len(examples), -1, np.int64)
     for i, x in enumerate(examples):
@@ -127,23 +134,35 @@ def featurize(encoder: PairEncoder, examples: Sequence[Example]) -> Features:
 class TorchReader:
     """The model being trained, read like the exported one (for validation)."""
 
-    def __init__(self, net: Any, encoder: PairEncoder) -> None:
+    def __init__(self, net: Any, encoder: PairEncoder, context: bool) -> None:
         self.net = net
         self.encoder = encoder
+        self.context = context
 
-    def read_pairs(self, questions: Sequence[str], sentences: Sequence[str]) -> list[Reading]:
+    def read_pairs(
+        self,
+        questions: Sequence[str],
+        sentences: Sequence[str],
+        contexts: Sequence[str] | None = None,
+    ) -> list[Reading]:
         torch = _torch()
         out: list[Reading] = []
         self.net.eval()
         with torch.no_grad():
             for s in range(0, len(sentences), 64):
-                batch = self.encoder(questions[s : s + 64], sentences[s : s + 64])
+                batch = self.encoder(
+                    questions[s : s + 64],
+                    sentences[s : s + 64],
+                    contexts[s : s + 64] if contexts is not None and self.context else None,
+                )
                 has, start, end = self.net(*(torch.from_numpy(a) for a in batch.feed().values()))
                 out.extend(readings(has.numpy(), start.numpy(), end.numpy(), batch))
         return out
 
-    def read(self, question: str, sentences: Sequence[str]) -> list[Reading]:
-        return self.read_pairs([question] * len(sentences), sentences)
+    def read(
+        self, question: str, sentences: Sequence[str], contexts: Sequence[str] | None = None
+    ) -> list[Reading]:
+        return self.read_pairs([question] * len(sentences), sentences, contexts)
 
 
 def _batches(n_lengths: np.ndarray, batch_size: int, rng: random.Random) -> list[list[int]]:
@@ -209,8 +228,9 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
 
     base = resolve_model(cfg.base_model)
     tok_file = Path(base) / "tokenizer.json"
-    encoder = PairEncoder(tok_file, MAX_LENGTH)
-    feats = featurize(encoder, train_ex)
+    encoder = PairEncoder(tok_file, cfg.max_length)
+    use_context = cfg.context
+    feats = featurize(encoder, train_ex, use_context)
     keep = (feats.labels == 0) | (feats.starts >= 0)
     lengths = feats.batch.attention_mask.sum(1)
 
@@ -246,7 +266,7 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
         sched = torch.optim.lr_scheduler.LambdaLR(optim, lr_factor, last_epoch=step - 1)
         print(f"resumed at step {step}", flush=True)
 
-    reader = TorchReader(net, encoder)
+    reader = TorchReader(net, encoder, use_context)
     eval_every = max(1, per_epoch // max(1, cfg.evals_per_epoch))
 
     def validate() -> dict[str, Any]:
@@ -356,7 +376,7 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
     net.load_state_dict(torch.load(cfg.work / "best.pt"))
     net.eval()
     # temperature on validation pairs, so probabilities mean what they say
-    vf = featurize(encoder, val_ex)
+    vf = featurize(encoder, val_ex, use_context)
     with torch.no_grad():
         logits = []
         for s in range(0, len(val_ex), 64):
@@ -366,7 +386,8 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
     summary = {
         "reader_version": READER_VERSION,
         "base_model": cfg.base_model,
-        "max_length": MAX_LENGTH,
+        "max_length": cfg.max_length,
+        "context_chars": CONTEXT_CHARS if cfg.context else 0,
         "temperature": round(temperature, 4),
         "threshold": 0.5,
         "trained": {
@@ -382,12 +403,14 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
         "validation": best.get("row"),
         "history": history,
     }
-    export(net, encoder, tok_file, cfg.out, summary)
+    export(net, encoder, tok_file, cfg.out, cfg.work, summary)
     print(f"reader written to {cfg.out} in {(time.monotonic() - began) / 60:.1f} min", flush=True)
     return summary
 
 
-def export(net: Any, encoder: PairEncoder, tok_file: Path, out: Path, meta: dict[str, Any]) -> None:
+def export(
+    net: Any, encoder: PairEncoder, tok_file: Path, out: Path, work: Path, meta: dict[str, Any]
+) -> None:
     """ONNX graph (full precision and int8 weights, embedding table included) plus tokenizer."""
     import warnings
 
@@ -433,7 +456,7 @@ def export(net: Any, encoder: PairEncoder, tok_file: Path, out: Path, meta: dict
     shutil.copy(tok_file, tmp / "tokenizer.json")
     (tmp / "meta.json").write_text(json.dumps(meta, ensure_ascii=False, indent=2), "utf-8")
     # the full-precision graph stays out of git (about 100 MB); keep it beside the training work
-    work_fp32 = out.parent / "reader-train" / "reader.fp32.onnx"
+    work_fp32 = work / "reader.fp32.onnx"
     work_fp32.parent.mkdir(parents=True, exist_ok=True)
     os.replace(tmp / "reader.fp32.onnx", work_fp32)
     if out.exists():
