@@ -8,7 +8,7 @@ scorer below (``HeuristicAnswerer``), kept as the fallback when no reader bundle
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
@@ -231,23 +231,31 @@ def answer_messages(
     return answerer.answer(question, hits, None if query == question else query)
 
 
-def _source_line(n: int, hit: Hit) -> str:
+def _md_escape(text: str) -> str:
+    return re.sub(r"([\\`*_\[\]<>])", r"\\\1", text)
+
+
+def _source_line(n: int, hit: Hit, link: Callable[[Hit], str] | None = None) -> str:
     a = hit.article
     byline = f"，{a.byline}" if a.byline else ""
-    return f"{n}. 《{a.title}》{byline}（{a.source}，第 {hit.passage.start}–{hit.passage.end} 字）"
+    title = f"《{_md_escape(a.title)}》"
+    if link is not None:  # Markdown-only front-ends still get a link to the passage
+        title = f"[{title}]({link(hit)})"
+    return f"{n}. {title}{byline}（{a.source}，第 {hit.passage.start}–{hit.passage.end} 字）"
 
 
-def markdown(answer: Answer) -> str:
-    """The answer followed by a 来源 list (or 相关段落 when not found), for chat front-ends."""
+def markdown(answer: Answer, link: Callable[[Hit], str] | None = None) -> str:
+    """The answer followed by a 来源 list (or 相关段落 when not found), for chat front-ends;
+    with ``link`` each source's title links to its permalink."""
     if not answer.found:
         if not answer.related:
             return answer.text
         lines = [answer.text, "", "**相关段落**"]
-        lines += [_source_line(n, h) for n, h in enumerate(answer.related, 1)]
+        lines += [_source_line(n, h, link) for n, h in enumerate(answer.related, 1)]
         return "\n".join(lines)
     text = answer.text
     if answer.short_answer and text.startswith(answer.short_answer + "\n"):
         text = f"**{answer.short_answer}**" + text[len(answer.short_answer) :]
     lines = [text, "", "**来源**"]
-    lines += [_source_line(n, h) for n, h in enumerate(answer.citations, 1)]
+    lines += [_source_line(n, h, link) for n, h in enumerate(answer.citations, 1)]
     return "\n".join(lines)

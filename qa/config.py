@@ -35,6 +35,17 @@ def _float_or_none(name: str) -> float | None:
     return value
 
 
+def _positive(name: str, default: float) -> float:
+    raw = _env(name, str(default))
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ValueError(f"QA_{name} must be a number, got {raw!r}") from None
+    if value <= 0:
+        raise ValueError(f"QA_{name} must be positive, got {raw!r}")
+    return value
+
+
 def _bool(name: str, default: bool) -> bool:
     raw = _env(name, "").strip().lower()
     if not raw:
@@ -78,6 +89,12 @@ class Settings:
     reader: str = "auto"
     # Override of the bundle's calibrated "not found" threshold (a probability), when set.
     reader_threshold: float | None = None
+    # Base URL of citation permalinks behind a proxy (else the request's own), and how signed links
+    # (issued when API keys are set) are made: their secret (derived from the keys when empty)
+    # and how many days they open the article page.
+    public_url: str = ""
+    link_secret: str = ""
+    link_ttl_days: float = 30.0
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -105,4 +122,7 @@ class Settings:
             reload_seconds=float(_env("RELOAD_SECONDS", str(d.reload_seconds))),
             reader=_env("READER", d.reader),
             reader_threshold=_float_or_none("READER_THRESHOLD"),
+            public_url=_env("PUBLIC_URL", "").strip(),
+            link_secret=_env("LINK_SECRET", ""),
+            link_ttl_days=_positive("LINK_TTL_DAYS", d.link_ttl_days),
         )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
@@ -63,8 +64,9 @@ class Hit:
     answer_span: tuple[int, int] | None = None
     evidence_span: tuple[int, int] | None = None
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
+    def to_dict(self, link: Callable[[Hit], str] | None = None) -> dict[str, Any]:
+        """The hit as JSON; ``link`` adds its permalink as ``url`` (``qa.links.Links.for_hit``)."""
+        out = {
             "passage_id": self.passage.id,
             "article_id": self.article.id,
             "title": self.article.title,
@@ -84,6 +86,9 @@ class Hit:
             "answer_span": list(self.answer_span) if self.answer_span else None,
             "evidence_span": list(self.evidence_span) if self.evidence_span else None,
         }
+        if link is not None:
+            out["url"] = link(self)
+        return out
 
 
 @dataclass
@@ -104,10 +109,10 @@ class Answer:
     related: list[Hit] = field(default_factory=list)
     method: str = "heuristic"  # "reader" or "heuristic" (the fallback without a reader)
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self, link: Callable[[Hit], str] | None = None) -> dict[str, Any]:
         cites = []
         for n, hit in enumerate(self.citations, 1):
-            d = hit.to_dict()
+            d = hit.to_dict(link)
             d["n"] = n
             cites.append(d)
         return {
@@ -116,5 +121,5 @@ class Answer:
             "short_answer": self.short_answer,
             "confidence": None if self.confidence is None else round(self.confidence, 4),
             "citations": cites,
-            "related": [h.to_dict() for h in self.related],
+            "related": [h.to_dict(link) for h in self.related],
         }

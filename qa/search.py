@@ -13,7 +13,7 @@ import numpy as np
 from qa import store
 from qa.embed import Embedder
 from qa.errors import BadRequest, NotFound
-from qa.models import Article, Hit
+from qa.models import Article, Hit, Passage
 from qa.tokens import simplified, tokenize
 
 Mode = Literal["fused", "dense", "lexical"]
@@ -134,6 +134,12 @@ class Searcher:
             return self.index.articles[article_id]
         except KeyError:
             raise NotFound(f"no article with id {article_id!r}") from None
+
+    def passages_of(self, article_id: str) -> list[Passage]:
+        """The passages of an article, in order (empty for an unknown id)."""
+        index = self.index
+        rows = index.rows_of(article_ids=[article_id])
+        return sorted((index.passages[int(r)] for r in rows), key=lambda p: p.ordinal)
 
     def stats(self) -> dict[str, int | str]:
         idx = self.index

@@ -243,7 +243,8 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
     )
     indices = np.flatnonzero(keep)
     per_epoch = math.ceil(len(indices) / cfg.batch_size)
-    schedule = {"total": max(1, int(per_epoch * cfg.epochs))}
+    planned = max(1, int(per_epoch * cfg.epochs))
+    schedule = {"total": planned}
 
     def lr_factor(step: int) -> float:
         warm = max(1, int(cfg.warmup * schedule["total"]))
@@ -289,13 +290,13 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
 
     bce = torch.nn.BCEWithLogitsLoss()
     ce = torch.nn.CrossEntropyLoss()
-    eval_seconds = 60.0
+    eval_seconds = 120.0
     reserve = 240.0  # export, quantization and the last validation
     net.train()
     bar = tqdm(total=schedule["total"], initial=step, desc="train-reader", unit="step")
     epoch = step // per_epoch
     done = False
-    t_steps, n_steps = 0.0, 0
+    t_steps, n_steps, window = 0.0, 0, 30
     while not done:
         order = _batches(lengths[indices], cfg.batch_size, random.Random(cfg.seed + epoch))
         skip = step - epoch * per_epoch
@@ -333,20 +334,21 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
             n_steps += 1
             bar.update(1)
             bar.set_postfix(loss=f"{loss.item():.3f}", epoch=f"{step / per_epoch:.2f}")
-            if n_steps == 30:
-                # fit the schedule into the budget, leaving time for validations and export
+            if n_steps == window:
+                # Fit the schedule into the budget, leaving time for the validations still to
+                # come and the export; re-planned as the rate changes (a busy machine, then not).
                 per_step = t_steps / n_steps
-                n_evals = cfg.epochs * cfg.evals_per_epoch
-                room = deadline - time.monotonic() - reserve - n_evals * eval_seconds
-                fits = step + int(max(0.0, room) / per_step)
-                if fits < schedule["total"]:
-                    print(
-                        f"\nbudget: {per_step:.2f} s a step, {fits} of {schedule['total']} "
-                        f"planned steps fit in {cfg.budget_minutes:g} min",
-                        flush=True,
+                room = deadline - time.monotonic() - reserve
+                fits = step + int(max(0.0, room) / (per_step + eval_seconds / eval_every))
+                fits = max(step + 1, min(planned, fits))
+                if abs(fits - schedule["total"]) > 20:
+                    bar.write(
+                        f"budget: {per_step:.2f} s a step, {fits} of {planned} planned steps "
+                        f"fit in {cfg.budget_minutes:g} min"
                     )
                     schedule["total"] = fits
                     bar.total = fits
+                t_steps, n_steps, window = 0.0, 0, 150
             last = step >= schedule["total"] or time.monotonic() > deadline - reserve
             if step % eval_every == 0 or last:
                 row = validate()

@@ -1,0 +1,71 @@
+"""What routes take through ``Depends``: the Searcher, the key check, permalinks, worker threads."""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import Callable
+from typing import Annotated, Any
+
+import anyio
+from fastapi import Depends, HTTPException, Request
+
+from qa.config import Settings
+from qa.links import Links, link_secret
+from qa.search import Searcher
+
+
+def get_searcher(request: Request) -> Searcher:
+    """The Searcher of the running app; tests swap it by building the app with their own."""
+    s = request.app.state.searcher
+    if s is None:
+        raise HTTPException(503, "the index is still loading; try again in a moment")
+    return s
+
+
+SearcherDep = Annotated[Searcher, Depends(get_searcher)]
+
+
+def key_of(request: Request) -> str:
+    auth = request.headers.get("authorization", "")
+    return auth[7:].strip() if auth.lower().startswith("bearer ") else ""
+
+
+def valid_key(token: str, keys: tuple[str, ...]) -> bool:
+    # compare_digest against every key: the time taken says nothing about the keys
+    ok = False
+    for k in keys:
+        ok |= hmac.compare_digest(token.encode(), k.encode())
+    return ok
+
+
+def check_key(request: Request, keys: tuple[str, ...]) -> None:
+    if not valid_key(key_of(request), keys):
+        raise HTTPException(
+            401, "missing or invalid API key", headers={"WWW-Authenticate": "Bearer"}
+        )
+
+
+def require_key(request: Request) -> None:
+    """When QA_API_KEYS is set, a request needs `Authorization: Bearer <key>`."""
+    keys: tuple[str, ...] = request.app.state.settings.api_keys
+    if keys:
+        check_key(request, keys)
+
+
+def get_links(request: Request) -> Links:
+    """Permalinks for this request: ``QA_PUBLIC_URL`` behind a proxy, else the request's base."""
+    settings: Settings = request.app.state.settings
+    base = settings.public_url or str(request.base_url)
+    return Links(
+        base,
+        link_secret(settings.link_secret, settings.api_keys),
+        int(settings.link_ttl_days * 86400),
+    )
+
+
+LinksDep = Annotated[Links, Depends(get_links)]
+
+
+async def run_blocking(request: Request, fn: Callable[..., Any], *args: Any) -> Any:
+    """Run search or reading in a worker thread (encoding must not block the event loop)."""
+    return await anyio.to_thread.run_sync(fn, *args, limiter=request.app.state.limiter)
