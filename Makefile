@@ -5,7 +5,7 @@ QA := $(VENV)/bin/qa
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: setup index run test check bench eval train-reader clean
+.PHONY: setup index run test check bench eval train-reader frontend-check clean
 
 setup: $(VENV)/.installed
 
@@ -36,6 +36,10 @@ eval: index
 # Never part of run or test: about 85 minutes on two cores; writes embeddings/reader/
 train-reader: setup
 	$(QA) train-reader
+
+# Never part of test: installs Open WebUI (several GB) and checks our citations in its page
+frontend-check: setup
+	scripts/try-openwebui
 
 bench: setup
 	$(PY) -m bench.run

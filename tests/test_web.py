@@ -65,6 +65,8 @@ def test_ask_stream_cite_and_read(browser, base_url: str) -> None:
     assert marked and marked[:10] in answer
     assert page.inner_text("#source-panel mark.answer") == short  # highlighted in its sentence
     assert "“工BA”撬动百万善款" in page.inner_text("#source-panel")
+    href = page.get_attribute("#permalink", "href")
+    assert href and href.startswith(f"{base_url}/articles/")
     page.click("#read-article")
     page.wait_for_selector("#source-panel .cited-span", timeout=10_000)
     assert "近日，广东江门恩平市沙湖镇" in page.inner_text("#source-panel")
@@ -117,3 +119,30 @@ def test_script_in_an_article_stays_text(browser, tmp_path: Path) -> None:
         assert page.evaluate("window.__pwned") is None
         assert page.locator("#source-panel script, #source-panel img").count() == 0
         page.close()
+
+
+def test_permalink_without_javascript_on_a_phone(browser, base_url: str) -> None:
+    import json
+    import urllib.request
+
+    body = json.dumps({"messages": [{"role": "user", "content": "嘉禾县的群众满意率是多少？"}]})
+    req = urllib.request.Request(
+        f"{base_url}/api/chat", body.encode(), {"Content-Type": "application/json"}
+    )
+    with urllib.request.urlopen(req, timeout=60) as r:
+        citation = json.loads(r.read())["citations"][0]
+    context = browser.new_context(
+        viewport={"width": 390, "height": 740}, java_script_enabled=False, is_mobile=True
+    )
+    page = context.new_page()
+    resp = page.goto(citation["url"])
+    assert resp is not None and resp.status == 200
+    mark = page.locator("mark#hl")
+    s, e = citation["evidence_span"] or citation["highlights"][0]
+    assert mark.inner_text() == citation["text"][s:e]
+    box = mark.bounding_box()
+    assert box is not None and 0 <= box["y"] < 740  # scrolled into view by #hl alone
+    width = page.evaluate("document.documentElement.scrollWidth")
+    assert width <= 390  # no sideways scrolling on a phone
+    page.screenshot(path=str(ROOT / "docs" / "permalink-phone.png"))
+    context.close()

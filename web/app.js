@@ -422,6 +422,10 @@ function openSource(citation, trigger, kicker = "来源") {
   $("#panel-article").hidden = true;
   $("#panel-article").replaceChildren();
   $("#panel-error").hidden = true;
+  // the permalink opens the article on its own page, the quoted sentence highlighted
+  const link = $("#permalink");
+  link.hidden = !citation.url;
+  if (citation.url) link.href = citation.url; else link.removeAttribute("href");
   const btn = $("#read-article");
   btn.disabled = !citation.article_id;
   btn.textContent = "阅读全文";

@@ -1,126 +1,34 @@
-"""FastAPI app: REST search and chat, an OpenAI-compatible endpoint, and the web page.
+"""Assembly of the FastAPI app: state, start-up, middleware, error mapping, and the routers.
 
-Routes stay thin: they validate, hand the work to the Searcher in a worker thread (encoding must
-not block the event loop), and map domain errors to HTTP here and nowhere else.
+Routes live by surface (``rest``, ``openai``, ``pages``) and stay thin: they validate, hand the
+work to the Searcher and the answerer in a worker thread, and domain errors become HTTP here and
+nowhere else.
 """
 
 from __future__ import annotations
 
 import asyncio
-import hmac
 import json
 import logging
-import re
-import secrets
-import time
-from collections.abc import AsyncIterator, Callable
-from typing import Annotated, Any, Literal
+from collections.abc import Callable
+from typing import Any
 
 import anyio
-from fastapi import Depends, FastAPI, HTTPException, Request
+from fastapi import FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.responses import FileResponse, JSONResponse, StreamingResponse
+from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
-from pydantic import BaseModel, Field, field_validator
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from qa import answer as answering
+from qa.api import openai, pages, rest
 from qa.config import ROOT, Settings
-from qa.errors import BadRequest, IndexError_, NotFound, QAError
-from qa.models import Answer
-from qa.search import MAX_TOP_K, Searcher
+from qa.errors import IndexError_, NotFound, QAError
+from qa.search import Searcher
 
 log = logging.getLogger(__name__)
 WEB = ROOT / "web"
-EXAMPLES = [
-    "武乡县解决了多少件信访问题？",
-    "上海普陀区的骑手公寓月租金多少？",
-    "恩平篮球赛有多少家企业捐资？",
-    "嘉禾县的群众满意率是多少？",
-    "龙口市涌现出多少名省级以上劳模？",
-]
-
-
-class SearchRequest(BaseModel):
-    query: str = Field(min_length=1, max_length=2000, description="the question")
-    top_k: int = Field(5, ge=1, le=MAX_TOP_K)
-    sources: list[str] | None = Field(None, description="limit to these source files")
-    article_ids: list[str] | None = Field(None, description="limit to these articles")
-
-    @field_validator("query")
-    @classmethod
-    def not_blank(cls, v: str) -> str:
-        if not v.strip():
-            raise ValueError("query must not be blank")
-        return v
-
-
-class ChatMessage(BaseModel):
-    role: Literal["user", "assistant", "system"]
-    content: str = Field(max_length=2000)
-
-
-class ChatRequest(BaseModel):
-    messages: list[ChatMessage] = Field(min_length=1, max_length=100)
-    top_k: int = Field(3, ge=1, le=MAX_TOP_K)
-    stream: bool = False
-
-    @field_validator("messages")
-    @classmethod
-    def last_is_question(cls, v: list[ChatMessage]) -> list[ChatMessage]:
-        users = [m for m in v if m.role == "user"]
-        if not users or not users[-1].content.strip():
-            raise ValueError("messages must end with a non-empty user question")
-        return v
-
-
-class OpenAIMessage(BaseModel):
-    role: Literal["user", "assistant", "system", "developer", "tool"]
-    content: str | list[dict[str, Any]] | None = None
-
-    def text(self) -> str:
-        if isinstance(self.content, list):  # content parts: keep the text ones
-            return "".join(str(p.get("text", "")) for p in self.content if p.get("type") == "text")
-        return self.content or ""
-
-
-class CompletionRequest(BaseModel):
-    model: str = "qa"
-    messages: list[OpenAIMessage] = Field(min_length=1, max_length=100)
-    stream: bool = False
-    top_k: int = Field(3, ge=1, le=MAX_TOP_K)
-
-    model_config = {"extra": "allow"}  # temperature, max_tokens, … are accepted and ignored
-
-
-def _messages(msgs: list[Any]) -> list[answering.Message]:
-    out = []
-    for m in msgs:
-        text = m.text() if isinstance(m, OpenAIMessage) else m.content
-        if len(text) > 2000:
-            raise BadRequest("each message must be at most 2000 characters")
-        if m.role in ("user", "assistant"):
-            out.append(answering.Message(m.role, text))
-    if not out or out[-1].role != "user" or not out[-1].content.strip():
-        raise BadRequest("messages must end with a non-empty user question")
-    return out
-
-
-def _sse(obj: Any) -> str:
-    return f"data: {json.dumps(obj, ensure_ascii=False)}\n\n"
-
-
-def _pieces(text: str, size: int = 12) -> list[str]:
-    """Split an answer into streaming pieces without cutting a [n] marker."""
-    out, cur = [], ""
-    for tok in re.findall(r"\[\d+\]|.", text, flags=re.S):
-        cur += tok
-        if len(cur) >= size:
-            out.append(cur)
-            cur = ""
-    if cur:
-        out.append(cur)
-    return out
 
 
 class BodyLimit:
@@ -182,36 +90,18 @@ class BodyLimit:
         await send({"type": "http.response.body", "body": body})
 
 
-def get_searcher(request: Request) -> Searcher:
-    """The Searcher of the running app; tests swap it by building the app with their own."""
-    s = request.app.state.searcher
-    if s is None:
-        raise HTTPException(503, "the index is still loading; try again in a moment")
-    return s
-
-
-SearcherDep = Annotated[Searcher, Depends(get_searcher)]
-
-
-def require_key(request: Request) -> None:
-    """When QA_API_KEYS is set, a request needs `Authorization: Bearer <key>`."""
-    keys: tuple[str, ...] = request.app.state.settings.api_keys
-    if not keys:
-        return
-    check_key(request, keys)
-
-
-def check_key(request: Request, keys: tuple[str, ...]) -> None:
-    auth = request.headers.get("authorization", "")
-    token = auth[7:].strip() if auth.lower().startswith("bearer ") else ""
-    # compare_digest against every key: the time taken says nothing about the keys
-    ok = False
-    for k in keys:
-        ok |= hmac.compare_digest(token.encode(), k.encode())
-    if not ok:
-        raise HTTPException(
-            401, "missing or invalid API key", headers={"WWW-Authenticate": "Bearer"}
-        )
+def error_body(
+    request: Request, status: int, detail: str, extra: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """``{"detail": …}``; under ``/v1`` also OpenAI's ``{"error": {"message", "type", "code"}}``,
+    which the ``openai`` client and chat front-ends show to the user."""
+    body: dict[str, Any] = {"detail": detail, **(extra or {})}
+    if request.url.path.startswith("/v1/"):
+        kind = "invalid_request_error" if status < 500 else "server_error"
+        if status in (401, 403):
+            kind = "authentication_error"
+        body["error"] = {"message": detail, "type": kind, "param": None, "code": str(status)}
+    return body
 
 
 def create_app(
@@ -237,7 +127,7 @@ def create_app(
     app.state.answerer = answerer
     # Requests run in up to eight worker threads; their query encodings are batched together
     # (qa.batching), so the encoder, not the thread count, bounds the CPU in use.
-    limiter = anyio.CapacityLimiter(8)
+    app.state.limiter = anyio.CapacityLimiter(8)
 
     @app.on_event("startup")
     async def _load() -> None:
@@ -277,15 +167,21 @@ def create_app(
 
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
 
-    guarded = [Depends(require_key)]
-
     @app.exception_handler(QAError)
-    async def domain_error(_: Request, exc: QAError) -> JSONResponse:
+    async def domain_error(request: Request, exc: QAError) -> JSONResponse:
         status = 404 if isinstance(exc, NotFound) else 503 if isinstance(exc, IndexError_) else 400
-        return JSONResponse({"detail": str(exc)}, status_code=status)
+        return JSONResponse(error_body(request, status, str(exc)), status_code=status)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        return JSONResponse(
+            error_body(request, exc.status_code, str(exc.detail)),
+            status_code=exc.status_code,
+            headers=getattr(exc, "headers", None),
+        )
 
     @app.exception_handler(RequestValidationError)
-    async def validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
+    async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
         errors = exc.errors()
         parts = []
         for e in errors[:5]:
@@ -294,165 +190,13 @@ def create_app(
                 continue
             where = ".".join(str(x) for x in e.get("loc", ()) if x != "body")
             parts.append(f"{where}: {e.get('msg')}" if where else str(e.get("msg")))
-        return JSONResponse(
-            {
-                "detail": "; ".join(parts) or "invalid request",
-                "errors": json.loads(json.dumps(errors, default=str)),
-            },
-            status_code=422,
-        )
+        detail = "; ".join(parts) or "invalid request"
+        extra = {"errors": json.loads(json.dumps(errors, default=str))}
+        return JSONResponse(error_body(request, 422, detail, extra), status_code=422)
 
-    async def run(fn: Callable[..., Any], *args: Any) -> Any:
-        return await anyio.to_thread.run_sync(fn, *args, limiter=limiter)
-
-    @app.get("/healthz")
-    async def healthz(request: Request) -> dict[str, Any]:
-        """Liveness and corpus size."""
-        s = request.app.state.searcher
-        if s is None:
-            return {"status": "loading", "articles": 0, "passages": 0, "model": settings.model}
-        return {"status": "ok", **s.stats()}
-
-    @app.post("/api/search", dependencies=guarded)
-    async def search(req: SearchRequest, searcher: SearcherDep) -> JSONResponse:
-        """The best passages for a query, with their dense, BM25 and fused scores."""
-        hits = await run(
-            lambda: searcher.search(
-                req.query, req.top_k, sources=req.sources, article_ids=req.article_ids
-            )
-        )
-        # Serialized here: FastAPI's generic encoder walks every field of every hit again, a
-        # millisecond per request at the throughput this route is measured at.
-        return JSONResponse({"query": req.query, "results": [h.to_dict() for h in hits]})
-
-    async def _answer(searcher: Searcher, msgs: list[answering.Message], top_k: int) -> Answer:
-        return await run(answering.answer_messages, searcher, msgs, top_k, app.state.answerer)
-
-    @app.post("/api/chat", dependencies=guarded)
-    async def chat(req: ChatRequest, searcher: SearcherDep) -> Any:
-        """A cited extractive answer to the last user message; `stream: true` sends SSE events."""
-        msgs = _messages(req.messages)
-        if not req.stream:
-            return (await _answer(searcher, msgs, req.top_k)).to_dict()
-
-        async def events() -> AsyncIterator[str]:
-            try:
-                ans = await _answer(searcher, msgs, req.top_k)
-            except QAError as e:
-                yield _sse({"type": "error", "message": str(e)})
-                return
-            for piece in _pieces(ans.text):
-                yield _sse({"type": "delta", "text": piece})
-            yield _sse({"type": "done", **ans.to_dict()})
-
-        return StreamingResponse(
-            events(), media_type="text/event-stream", headers={"Cache-Control": "no-cache"}
-        )
-
-    @app.get("/api/articles/{article_id}", dependencies=guarded)
-    async def article(article_id: str, searcher: SearcherDep) -> dict[str, Any]:
-        """A whole article by id."""
-        a = searcher.article(article_id)
-        return {
-            k: v
-            for k, v in a.to_dict().items()
-            if k in ("id", "title", "subtitle", "byline", "source", "kind", "text", "url", "date")
-        }
-
-    @app.post("/admin/reload")
-    async def reload(request: Request, searcher: SearcherDep) -> dict[str, Any]:
-        """Serve the newest index now (always needs an API key; disabled when none is set)."""
-        if not settings.api_keys:
-            raise HTTPException(403, "admin operations are disabled: set QA_API_KEYS")
-        check_key(request, settings.api_keys)
-        changed = await anyio.to_thread.run_sync(searcher.reload)
-        return {
-            "reloaded": changed,
-            **searcher.stats(),
-            "version": str(searcher.index.path.name if searcher.index.path else ""),
-        }
-
-    @app.get("/api/examples")
-    async def examples() -> dict[str, list[str]]:
-        """Example questions over the seed corpus."""
-        return {"questions": EXAMPLES}
-
-    @app.get("/v1/models", dependencies=guarded)
-    async def models() -> dict[str, Any]:
-        """OpenAI-compatible model list."""
-        return {
-            "object": "list",
-            "data": [{"id": "qa", "object": "model", "created": 0, "owned_by": "qa"}],
-        }
-
-    @app.post("/v1/chat/completions", dependencies=guarded)
-    async def completions(req: CompletionRequest, searcher: SearcherDep) -> Any:
-        """OpenAI Chat Completions: Markdown answer with a 来源 list; citations in an extra field."""
-        msgs = _messages(req.messages)
-        cid = f"chatcmpl-{secrets.token_hex(12)}"
-        created = int(time.time())
-        if not req.stream:
-            ans = await _answer(searcher, msgs, req.top_k)
-            content = answering.markdown(ans)
-            return {
-                "id": cid,
-                "object": "chat.completion",
-                "created": created,
-                "model": req.model,
-                "choices": [
-                    {
-                        "index": 0,
-                        "message": {"role": "assistant", "content": content},
-                        "finish_reason": "stop",
-                        "logprobs": None,
-                    }
-                ],
-                "usage": {
-                    "prompt_tokens": sum(len(m.content) for m in msgs),
-                    "completion_tokens": len(content),
-                    "total_tokens": sum(len(m.content) for m in msgs) + len(content),
-                },
-                "citations": ans.to_dict()["citations"],
-                "found": ans.found,
-                "short_answer": ans.short_answer,
-            }
-
-        def chunk(delta: dict[str, Any], finish: str | None = None, **extra: Any) -> str:
-            body = {
-                "id": cid,
-                "object": "chat.completion.chunk",
-                "created": created,
-                "model": req.model,
-                "choices": [
-                    {"index": 0, "delta": delta, "finish_reason": finish, "logprobs": None}
-                ],
-                **extra,
-            }
-            return _sse(body)
-
-        async def events() -> AsyncIterator[str]:
-            yield chunk({"role": "assistant", "content": ""})
-            try:
-                ans = await _answer(searcher, msgs, req.top_k)
-            except QAError as e:
-                yield _sse({"error": {"message": str(e), "type": "invalid_request_error"}})
-                yield "data: [DONE]\n\n"
-                return
-            for piece in _pieces(answering.markdown(ans)):
-                yield chunk({"content": piece})
-            body = ans.to_dict()
-            yield chunk(
-                {},
-                "stop",
-                citations=body["citations"],
-                found=ans.found,
-                short_answer=ans.short_answer,
-            )
-            yield "data: [DONE]\n\n"
-
-        return StreamingResponse(
-            events(), media_type="text/event-stream", headers={"Cache-Control": "no-cache"}
-        )
+    app.include_router(rest.router)
+    app.include_router(openai.router)
+    app.include_router(pages.router)
 
     if (WEB / "index.html").exists():
         app.mount("/static", StaticFiles(directory=WEB), name="static")

@@ -56,18 +56,21 @@ def url_annotations(content: str, citations: list[dict[str, Any]]) -> list[dict[
 
 
 def source_event(citation: dict[str, Any]) -> dict[str, Any]:
-    """Open WebUI's source event for one citation: the chip's name and link, and the passage."""
-    name = f"[{citation['n']}] {citation['title']}"
+    """Open WebUI's source event for one citation: a chip named by the article's title that holds
+    the passage and links to the permalink. Open WebUI groups sources by ``metadata.source`` (the
+    URL here, so the chip its annotation handler adds for the same URL merges into this one) and
+    names a chip by its URL unless ``external`` is set (``Citations.svelte``, 0.12.4)."""
+    url, title = citation["url"], citation["title"]
     return {
         "type": "source",
         "data": {
-            "source": {"name": name, "url": citation["url"], "id": citation["url"]},
+            "source": {"name": title, "url": url, "id": url},
             "document": [citation["text"]],
             "metadata": [
                 {
-                    "source": citation["url"],
-                    "name": citation["title"],
-                    "title": citation["title"],
+                    "source": url,
+                    "name": title,
+                    "external": True,
                     "byline": citation.get("byline"),
                     "file": citation["source"],
                 }
@@ -105,7 +108,7 @@ async def models() -> dict[str, Any]:
                 "object": "model",
                 "created": 0,
                 "owned_by": "qa",
-                "name": "新闻问答 (cited answers from the articles)",
+                "name": "新闻问答",
             }
         ],
     }
