@@ -19,24 +19,20 @@ def _print_json(obj: Any) -> None:
 
 
 def _settings(args: argparse.Namespace) -> Settings:
-    from qa import tokens
+    from qa import service
 
     s = Settings.from_env()
     if getattr(args, "index_dir", None):
         s = replace(s, index_dir=Path(args.index_dir))
     if getattr(args, "model", None):
         s = replace(s, model=args.model)
-    if s.userdict is not None:
-        if not s.userdict.is_file():
-            raise QAError(f"QA_USERDICT {s.userdict} is not a file")
-        tokens.configure(s.userdict)
-    return s
+    return service.configure(s)
 
 
 def _embedder(s: Settings):  # noqa: ANN202 - returns the concrete embedder
-    from qa.embed import SentenceTransformerEmbedder
+    from qa import service
 
-    return SentenceTransformerEmbedder.from_settings(s)
+    return service.embedder(s)
 
 
 def _report_skipped(skipped: list) -> None:
@@ -94,10 +90,14 @@ def cmd_index(args: argparse.Namespace) -> int:
     if not result.articles and not args.prune:
         print("no articles to index; the existing index is untouched", file=sys.stderr)
         return 1
+    from qa import service
+
+    emb = _embedder(s)
     report = build(
         result.articles,
         s.index_dir,
-        _embedder(s),
+        emb,
+        target=service.index_target(s, emb, rebuild=args.rebuild),
         prune=args.prune,
         index_type=args.index_type,
         passage_min=s.passage_min,
@@ -111,22 +111,29 @@ def cmd_index(args: argparse.Namespace) -> int:
 
 
 def cmd_remove(args: argparse.Namespace) -> int:
-    from qa import store
+    from qa import service, store
     from qa.indexer import build
     from qa.tokens import tokenize
 
     s = _settings(args)
-    current = store.load(s.index_dir, tokenize)
-    unknown = [a for a in args.ids if a not in current.articles]
+    emb = _embedder(s)
+    target = service.index_target(s, emb)
+    if s.store == "files":  # ids are checked against what is served, whatever its model
+        current = store.load(s.index_dir, tokenize).articles
+    else:
+        current = target.articles()
+    unknown = [a for a in args.ids if a not in current]
     if unknown:
-        print(f"no article with id {', '.join(unknown)} in {s.index_dir}", file=sys.stderr)
+        where = s.milvus_uri if s.store == "milvus" else s.index_dir
+        print(f"no article with id {', '.join(unknown)} in {where}", file=sys.stderr)
         return 1
     report = build(
         [],
         s.index_dir,
-        _embedder(s),
+        emb,
+        target=target,
         remove=args.ids,
-        index_type=current.manifest["index_type"],
+        index_type=target.layout() or "auto",
         progress=False,
     )
     print(report.summary())
@@ -134,15 +141,9 @@ def cmd_remove(args: argparse.Namespace) -> int:
 
 
 def _searcher(s: Settings):  # noqa: ANN202
-    from qa.search import Searcher
+    from qa import service
 
-    return Searcher.open(
-        s.index_dir,
-        _embedder(s),
-        dense_weight=s.dense_weight,
-        lexical_weight=s.lexical_weight,
-        fusion=s.fusion,
-    )
+    return service.searcher(s)
 
 
 def cmd_search(args: argparse.Namespace) -> int:
@@ -169,9 +170,8 @@ def cmd_search(args: argparse.Namespace) -> int:
 def cmd_eval(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from qa import evaluate
+    from qa import evaluate, service
     from qa.indexer import build
-    from qa.search import Searcher
 
     s = _settings(args)
     if bool(args.questions) == bool(args.squad):
@@ -203,23 +203,13 @@ def cmd_eval(args: argparse.Namespace) -> int:
             passage_max=s.passage_max,
         )
         print(report.summary(), file=sys.stderr)
-        searcher = Searcher.open(
-            index_dir,
-            embedder,
-            dense_weight=s.dense_weight,
-            lexical_weight=s.lexical_weight,
-            fusion=s.fusion,
-        )
+        # evaluation sets always use the folder store, one per data set (the service's own
+        # store is left alone)
+        searcher = service.searcher(replace(s, store="files"), embedder, index_dir)
         name = path.name
     else:
         questions = evaluate.load_questions(Path(args.questions))
-        searcher = Searcher.open(
-            s.index_dir,
-            embedder,
-            dense_weight=s.dense_weight,
-            lexical_weight=s.lexical_weight,
-            fusion=s.fusion,
-        )
+        searcher = service.searcher(s, embedder)
         name = Path(args.questions).name
     if args.limit:
         questions = questions[: args.limit]

@@ -35,6 +35,13 @@ def _float_or_none(name: str) -> float | None:
     return value
 
 
+def _choice(name: str, default: str, allowed: tuple[str, ...]) -> str:
+    raw = _env(name, default).strip().lower()
+    if raw not in allowed:
+        raise ValueError(f"QA_{name} must be one of {', '.join(allowed)}, got {raw!r}")
+    return raw
+
+
 def _positive(name: str, default: float) -> float:
     raw = _env(name, str(default))
     try:
@@ -92,6 +99,12 @@ class Settings:
     # Base URL of citation permalinks behind a proxy (else the request's own), and how signed links
     # (issued when API keys are set) are made: their secret (derived from the keys when empty)
     # and how many days they open the article page.
+    # Where passages live: "files" (FAISS + BM25 in index_dir, embedded) or "milvus" (a file path
+    # runs milvus-lite embedded, http://host:19530 a server; a token for a secured one).
+    store: str = "files"
+    milvus_uri: str = str(ROOT / "embeddings" / "milvus.db")
+    milvus_token: str = ""
+    milvus_collection: str = "qa_passages"
     public_url: str = ""
     link_secret: str = ""
     link_ttl_days: float = 30.0
@@ -122,6 +135,10 @@ class Settings:
             reload_seconds=float(_env("RELOAD_SECONDS", str(d.reload_seconds))),
             reader=_env("READER", d.reader),
             reader_threshold=_float_or_none("READER_THRESHOLD"),
+            store=_choice("STORE", d.store, ("files", "milvus")),
+            milvus_uri=_env("MILVUS_URI", d.milvus_uri),
+            milvus_token=_env("MILVUS_TOKEN", ""),
+            milvus_collection=_env("MILVUS_COLLECTION", d.milvus_collection),
             public_url=_env("PUBLIC_URL", "").strip(),
             link_secret=_env("LINK_SECRET", ""),
             link_ttl_days=_positive("LINK_TTL_DAYS", d.link_ttl_days),

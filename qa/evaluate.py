@@ -109,7 +109,7 @@ def evaluate(
             f"{len(unknown)} questions name an article not in the index, e.g. {unknown[0].article_title or unknown[0].article_id!r}"
         )
     started = time.perf_counter()
-    vectors = searcher.embedder.encode_queries([q.question for q in questions])
+    vectors = searcher.encode_queries([q.question for q in questions])
     results: dict[str, Any] = {}
     per_mode: dict[str, dict[str, list[float]]] = {
         m: {"rank": [], "a1": [], "a3": []} for m in modes

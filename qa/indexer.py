@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -13,13 +13,14 @@ import numpy as np
 from tqdm import tqdm
 
 from qa import store
-from qa.dense import DenseIndex, choose_type
+from qa.dense import choose_type
 from qa.embed import Embedder
 from qa.errors import IndexError_
 from qa.ingest import Skipped
-from qa.lexical import LexicalIndex
 from qa.models import Article, Passage
 from qa.split import split_article
+from qa.stores.base import Change, Store
+from qa.stores.files import FilesStore
 from qa.tokens import simplified, tokenize
 
 log = logging.getLogger(__name__)
@@ -73,9 +74,15 @@ def _previous(index_dir: Path, model: str) -> store.Index | None:
     return old
 
 
+def folder_store(index_dir: Path, embedder: Embedder, rebuild: bool = False) -> FilesStore:
+    """The files store at ``index_dir`` with its live version, when that one can be reused."""
+    old = None if rebuild else _previous(index_dir, embedder.model_id)
+    return FilesStore(index_dir, tokenize, embedder.model_id, embedder.dim, index=old)
+
+
 def build(
     articles: Iterable[Article],
-    index_dir: Path,
+    index_dir: Path | None,
     embedder: Embedder,
     *,
     prune: bool = False,
@@ -86,29 +93,41 @@ def build(
     rebuild: bool = False,
     progress: bool = True,
     on_encoded: Callable[[int], None] | None = None,
+    target: Store | None = None,
 ) -> IndexReport:
-    """Merge articles into the index at index_dir and write a new version if anything changed."""
+    """Merge articles into the store (the folder store at index_dir unless ``target`` is given)
+    and write a new version if anything changed; unchanged passages are never encoded again."""
     started = time.perf_counter()
     report = IndexReport()
-    old = None if rebuild else _previous(index_dir, embedder.model_id)
-    merged: dict[str, Article] = dict(old.articles) if old else {}
+    if target is None:
+        if index_dir is None:
+            raise ValueError("build needs an index_dir or a target store")
+        target = folder_store(index_dir, embedder, rebuild)
+    has_data = target.stats().get("passages", 0) if _has_state(target) else 0
+    previous: Mapping[str, Article] = target.articles() if has_data and not rebuild else {}
+    merged: dict[str, Article] = dict(previous)
     incoming: dict[str, Article] = {}
     for a in articles:
         incoming[a.id] = a
+    changed_ids: set[str] = set()
     for aid, a in incoming.items():
         if aid not in merged:
             report.added += 1
+            changed_ids.add(aid)
         elif merged[aid].checksum != a.checksum:
             report.updated += 1
+            changed_ids.add(aid)
         else:
             report.unchanged += 1
         merged[aid] = a
     doomed = set(remove)
     if prune:
         doomed |= set(merged) - set(incoming)
+    removed_ids = set()
     for aid in doomed:
         if merged.pop(aid, None) is not None:
             report.removed += 1
+            removed_ids.add(aid)
 
     passages: list[Passage] = []
     owners: list[Article] = []
@@ -116,11 +135,11 @@ def build(
         for p in split_article(a, passage_min, passage_max):
             passages.append(p)
             owners.append(a)
-    kind = choose_type(len(passages), index_type)
+    kind = choose_type(len(passages), index_type) if target.name == "files" else target.name
     report.articles, report.passages, report.index_type = len(merged), len(passages), kind
 
     changed = report.added or report.updated or report.removed
-    if old is not None and not changed and not rebuild and old.manifest.get("index_type") == kind:
+    if has_data and not changed and not rebuild and target.layout() in (kind, ""):
         report.reused = len(passages)
         report.seconds = time.perf_counter() - started
         return report
@@ -129,14 +148,14 @@ def build(
     texts = [embed_text(a, p) for a, p in zip(owners, passages, strict=True)]
     hashes = [content_hash(embedder.model_id, prefix, t) for t in texts]
     vectors = np.zeros((len(passages), embedder.dim), dtype=np.float32)
-    cache: dict[str, int] = {h: i for i, h in enumerate(old.hashes)} if old else {}
+    cache = {} if rebuild else target.cached_vectors(hashes)
     missing: list[int] = []
     for i, h in enumerate(hashes):
-        j = cache.get(h)
-        if j is None:
+        v = cache.get(h)
+        if v is None:
             missing.append(i)
         else:
-            vectors[i] = old.vectors[j]  # type: ignore[union-attr]
+            vectors[i] = v
     report.reused = len(passages) - len(missing)
     report.encoded = len(missing)
     if missing:
@@ -155,15 +174,6 @@ def build(
 
             vectors[missing] = embedder.encode_passages([texts[i] for i in missing], progress=tick)
 
-    token_lists = [tokenize(f"{a.title}\n{p.text}") for a, p in zip(owners, passages, strict=True)]
-    index = store.Index(
-        articles=merged,
-        passages=passages,
-        hashes=hashes,
-        vectors=vectors.astype(np.float16),
-        dense=DenseIndex.build(vectors, kind=kind),
-        lexical=LexicalIndex.build(token_lists, tokenize),
-    )
     manifest = {
         "model": embedder.model_id,
         "dim": embedder.dim,
@@ -178,7 +188,26 @@ def build(
         "corpus_checksum": store.corpus_checksum(merged),
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
-    store.save(index, index_dir, manifest)
+    target.write(
+        Change(
+            articles=merged,
+            passages=passages,
+            hashes=hashes,
+            vectors=vectors,
+            changed=changed_ids,
+            removed=removed_ids,
+            manifest=manifest,
+            rebuild=rebuild,
+        )
+    )
     report.written = True
     report.seconds = time.perf_counter() - started
     return report
+
+
+def _has_state(target: Store) -> bool:
+    try:
+        target.stats()
+    except IndexError_:
+        return False
+    return True

@@ -212,19 +212,9 @@ def create_app(
 
 
 def app_from_env() -> FastAPI:
-    """`uvicorn qa.api:app_from_env --factory`: settings from QA_*, the index loaded at start-up."""
-    settings = Settings.from_env()
+    """`uvicorn qa.api:app_from_env --factory`: settings from QA_*, the index loaded at start-up,
+    assembled as `qa serve` assembles it (``qa.service``)."""
+    from qa import service
 
-    def load() -> Searcher:
-        from qa.embed import SentenceTransformerEmbedder
-
-        emb = SentenceTransformerEmbedder.from_settings(settings)
-        return Searcher.open(
-            settings.index_dir,
-            emb,
-            dense_weight=settings.dense_weight,
-            lexical_weight=settings.lexical_weight,
-            fusion=settings.fusion,
-        )
-
-    return create_app(settings, loader=load)
+    settings = service.configure(Settings.from_env())
+    return create_app(settings, loader=lambda: service.searcher(settings))

@@ -1,0 +1,70 @@
+"""One assembly for every entry point: settings -> tokenizer -> embedder -> store -> searcher ->
+answerer. The CLI, ``qa serve``, the uvicorn factory and evaluation all build through here, so
+each reads the same settings the same way (the jieba user dictionary included)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from qa import tokens
+from qa.config import Settings
+from qa.embed import Embedder
+from qa.errors import QAError
+from qa.search import Searcher
+from qa.stores.base import Store
+
+
+def configure(settings: Settings) -> Settings:
+    """Process-wide pieces the settings ask for: the jieba user dictionary."""
+    if settings.userdict is not None:
+        if not settings.userdict.is_file():
+            raise QAError(f"QA_USERDICT {settings.userdict} is not a file")
+        tokens.configure(settings.userdict)
+    return settings
+
+
+def embedder(settings: Settings) -> Embedder:
+    from qa.embed import SentenceTransformerEmbedder
+
+    return SentenceTransformerEmbedder.from_settings(settings)
+
+
+def store(settings: Settings, emb: Embedder, index_dir: Path | None = None) -> Store:
+    """The configured store, opened for reading (it must hold an index)."""
+    if settings.store == "milvus":
+        from qa.stores.milvus import MilvusStore
+
+        return MilvusStore(
+            settings.milvus_uri,
+            settings.milvus_collection,
+            emb.model_id,
+            emb.dim,
+            settings.milvus_token,
+        )
+    from qa.stores.files import FilesStore
+
+    return FilesStore.open(index_dir or settings.index_dir, tokens.tokenize, emb.model_id, emb.dim)
+
+
+def index_target(
+    settings: Settings, emb: Embedder, rebuild: bool = False, index_dir: Path | None = None
+) -> Store:
+    """The configured store, opened for writing (it may be empty)."""
+    if settings.store == "milvus":
+        return store(settings, emb)
+    from qa.indexer import folder_store
+
+    return folder_store(index_dir or settings.index_dir, emb, rebuild)
+
+
+def searcher(
+    settings: Settings, emb: Embedder | None = None, index_dir: Path | None = None
+) -> Searcher:
+    emb = emb or embedder(settings)
+    return Searcher(
+        store(settings, emb, index_dir),
+        emb,
+        dense_weight=settings.dense_weight,
+        lexical_weight=settings.lexical_weight,
+        fusion=settings.fusion,
+    )

@@ -1,0 +1,107 @@
+"""The storage seam: what the Searcher and the indexer ask of an engine, and nothing more.
+
+A store answers retrieval on one consistent snapshot (``View``): the dense and the lexical top-k
+under filters given as values (sources, article ids), with every candidate's dense and lexical
+score so the Searcher can fuse them; and it fetches passages by the keys it returned. Keys are
+opaque to the Searcher (row numbers in the files store, passage ids in Milvus). Writes come from
+the indexer as one ``Change``: the whole new article set, its passages with their content hashes
+and vectors, and which articles were added, edited or removed; embeddings are reused by hash.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Literal, Protocol
+
+import numpy as np
+
+from qa.models import Article, Passage
+
+Mode = Literal["fused", "dense", "lexical"]
+
+
+@dataclass(frozen=True)
+class Filters:
+    """Limit retrieval to passages of these sources or these articles (either matches)."""
+
+    sources: tuple[str, ...] | None = None
+    article_ids: tuple[str, ...] | None = None
+
+    @classmethod
+    def of(cls, sources: Iterable[str] | None, article_ids: Iterable[str] | None) -> Filters | None:
+        if sources is None and article_ids is None:
+            return None
+        return cls(
+            None if sources is None else tuple(sources),
+            None if article_ids is None else tuple(article_ids),
+        )
+
+
+@dataclass
+class Retrieved:
+    """Both rankings (keys, best first) and the scores of every candidate of either."""
+
+    dense: list[Hashable] = field(default_factory=list)
+    lexical: list[Hashable] = field(default_factory=list)
+    dense_scores: dict[Hashable, float] = field(default_factory=dict)  # cosine
+    lexical_scores: dict[Hashable, float] = field(default_factory=dict)  # BM25, 0 for no match
+    empty: bool = False  # the filters allow nothing
+
+
+@dataclass
+class Change:
+    """A new state of the corpus for a store to take on, as a whole or incrementally."""
+
+    articles: Mapping[str, Article]  # every article after the change
+    passages: Sequence[Passage]  # every passage, in order
+    hashes: Sequence[str]  # content hash of each passage (the embedding cache key)
+    vectors: np.ndarray  # unit vectors, one per passage
+    changed: set[str]  # article ids added or edited
+    removed: set[str]  # article ids removed
+    manifest: dict[str, object]
+    rebuild: bool = False  # start from nothing: the store drops what it held
+
+
+class View(Protocol):
+    """One consistent state of a store: every call of a request sees the same version."""
+
+    def retrieve(
+        self, query: str, qv: np.ndarray | None, n: int, filters: Filters | None, mode: Mode
+    ) -> Retrieved: ...
+
+    def fetch(self, keys: Sequence[Hashable]) -> list[tuple[Passage, Article]]: ...
+
+
+class Store(Protocol):
+    name: str
+
+    def snapshot(self) -> View: ...
+
+    def refresh(self) -> bool:
+        """Serve the newest written version; True when it changed."""
+        ...
+
+    def version(self) -> str: ...
+
+    def layout(self) -> str:
+        """How the dense index is organised (``flat``, ``hnsw``, …; "" when the engine decides)."""
+        ...
+
+    def stats(self) -> dict[str, int | str]: ...
+
+    def article(self, article_id: str) -> Article:
+        """The article, or ``NotFound``."""
+        ...
+
+    def articles(self) -> Mapping[str, Article]: ...
+
+    def passages_of(self, article_id: str) -> list[Passage]: ...
+
+    def cached_vectors(self, hashes: Sequence[str]) -> dict[str, np.ndarray]:
+        """Stored unit vectors by content hash, for the hashes the store has."""
+        ...
+
+    def write(self, change: Change) -> None:
+        """Take on the change; readers see the old state until it is complete."""
+        ...

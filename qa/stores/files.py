@@ -1,0 +1,193 @@
+"""The embedded store: FAISS + bm25s + JSONL tables in versioned folders (``qa.store``).
+
+Keys are row numbers of the served version. A write builds a complete new version beside the
+live one and switches the CURRENT pointer atomically (``qa.store.save``); readers keep the
+version they started with.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Hashable, Mapping, Sequence
+from pathlib import Path
+
+import numpy as np
+
+from qa import store
+from qa.dense import DenseIndex
+from qa.errors import IndexError_, NotFound
+from qa.lexical import LexicalIndex, Tokenizer
+from qa.models import Article, Passage
+from qa.stores.base import Change, Filters, Mode, Retrieved
+
+# Below this many allowed passages a filtered dense search is an exact dot product.
+EXACT_FILTER_LIMIT = 20_000
+
+
+class FilesView:
+    """Retrieval on one loaded version."""
+
+    def __init__(self, index: store.Index) -> None:
+        self.index = index
+
+    def _allowed(self, filters: Filters | None) -> np.ndarray | None:
+        if filters is None:
+            return None
+        return self.index.rows_of(filters.sources, filters.article_ids)
+
+    def _cosine(self, row: int, qv: np.ndarray) -> float:
+        return float(np.asarray(self.index.vectors[row], dtype=np.float32) @ qv)
+
+    def retrieve(
+        self, query: str, qv: np.ndarray | None, n: int, filters: Filters | None, mode: Mode
+    ) -> Retrieved:
+        index = self.index
+        allowed = self._allowed(filters)
+        out = Retrieved()
+        if allowed is not None and len(allowed) == 0:
+            out.empty = True
+            return out
+        if mode != "lexical":
+            assert qv is not None
+            if allowed is not None and len(allowed) <= EXACT_FILTER_LIMIT:
+                sims = np.asarray(index.vectors[allowed], dtype=np.float32) @ qv
+                order = np.argsort(-sims)[:n]
+                out.dense = [int(allowed[i]) for i in order]
+                out.dense_scores = {int(allowed[i]): float(sims[i]) for i in order}
+            else:
+                scores, ids = index.dense.search(qv[None, :], n, allowed)
+                for s, i in zip(scores[0], ids[0], strict=True):
+                    if i >= 0:
+                        out.dense.append(int(i))
+                        out.dense_scores[int(i)] = float(s)
+        all_bm25 = None
+        if mode != "dense":
+            all_bm25 = index.lexical.scores(query)
+            if allowed is not None:
+                masked = np.zeros_like(all_bm25)
+                masked[allowed] = all_bm25[allowed]
+                all_bm25 = masked
+            m = min(n, int(np.count_nonzero(all_bm25 > 0)))
+            if m > 0:
+                top = np.argpartition(-all_bm25, m - 1)[:m]
+                out.lexical = [int(i) for i in top[np.argsort(-all_bm25[top], kind="stable")]]
+        # every candidate of either list gets both scores (what score fusion needs)
+        rows: list[int] = list(dict.fromkeys([*out.dense, *out.lexical]))  # type: ignore[list-item]
+        for row in rows:
+            if qv is not None and row not in out.dense_scores:
+                out.dense_scores[row] = self._cosine(row, qv)
+            if all_bm25 is not None:
+                out.lexical_scores[row] = float(all_bm25[row])
+        return out
+
+    def fetch(self, keys: Sequence[Hashable]) -> list[tuple[Passage, Article]]:
+        out = []
+        for row in keys:
+            passage = self.index.passages[row]  # type: ignore[call-overload]
+            out.append((passage, self.index.articles[passage.article_id]))
+        return out
+
+
+class FilesStore:
+    """The folder store. ``refresh`` loads a version another process (``qa index``) wrote."""
+
+    name = "files"
+
+    def __init__(
+        self,
+        index_dir: Path | None,
+        tokenizer: Tokenizer,
+        model: str | None = None,
+        dim: int | None = None,
+        index: store.Index | None = None,
+    ) -> None:
+        self.index_dir = None if index_dir is None else Path(index_dir)
+        self.tokenizer = tokenizer
+        self.model = model
+        self.dim = dim
+        self._lock = threading.Lock()
+        self._index = index
+
+    @classmethod
+    def open(
+        cls, index_dir: Path, tokenizer: Tokenizer, model: str | None, dim: int | None
+    ) -> FilesStore:
+        """The live version, checked against the model and dimension (``IndexError_``)."""
+        index = store.load(Path(index_dir), tokenizer, model=model, dim=dim)
+        return cls(index_dir, tokenizer, model, dim, index)
+
+    @property
+    def index(self) -> store.Index:
+        if self._index is None:
+            raise IndexError_(f"no index in {self.index_dir}: run `qa index` first")
+        return self._index
+
+    def swap(self, index: store.Index) -> None:
+        """Serve another loaded version; requests already running finish on the old one."""
+        with self._lock:
+            self._index = index
+
+    def snapshot(self) -> FilesView:
+        return FilesView(self.index)
+
+    def refresh(self) -> bool:
+        if self.index_dir is None:
+            return False
+        version = store.current_version(self.index_dir)
+        if version is None or (self._index is not None and version == self._index.path):
+            return False
+        self.swap(store.load(self.index_dir, self.tokenizer, model=self.model, dim=self.dim))
+        return True
+
+    def version(self) -> str:
+        path = self._index.path if self._index is not None else None
+        return path.name if path else ""
+
+    def layout(self) -> str:
+        return str(self.index.manifest.get("index_type", "")) if self._index is not None else ""
+
+    def stats(self) -> dict[str, int | str]:
+        idx = self.index
+        return {"articles": len(idx.articles), "passages": len(idx.passages), "model": idx.model}
+
+    def article(self, article_id: str) -> Article:
+        try:
+            return self.index.articles[article_id]
+        except KeyError:
+            raise NotFound(f"no article with id {article_id!r}") from None
+
+    def articles(self) -> Mapping[str, Article]:
+        return self.index.articles
+
+    def passages_of(self, article_id: str) -> list[Passage]:
+        index = self.index
+        rows = index.rows_of(article_ids=[article_id])
+        return sorted((index.passages[int(r)] for r in rows), key=lambda p: p.ordinal)
+
+    def cached_vectors(self, hashes: Sequence[str]) -> dict[str, np.ndarray]:
+        if self._index is None:
+            return {}
+        wanted = set(hashes)
+        return {
+            h: np.asarray(self._index.vectors[i], dtype=np.float32)
+            for i, h in enumerate(self._index.hashes)
+            if h in wanted
+        }
+
+    def write(self, change: Change) -> None:
+        if self.index_dir is None:
+            raise IndexError_("this store was opened from memory and has no folder to write to")
+        kind = str(change.manifest["index_type"])
+        token_lists = [
+            self.tokenizer(f"{change.articles[p.article_id].title}\n{p.text}")
+            for p in change.passages
+        ]
+        index = store.Index(
+            articles=dict(change.articles),
+            passages=list(change.passages),
+            hashes=list(change.hashes),
+            vectors=np.asarray(change.vectors, dtype=np.float16),
+            dense=DenseIndex.build(np.asarray(change.vectors, dtype=np.float32), kind=kind),
+            lexical=LexicalIndex.build(token_lists, self.tokenizer),
+        )
+        store.save(index, self.index_dir, dict(change.manifest))

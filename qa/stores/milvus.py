@@ -1,0 +1,450 @@
+"""The Milvus store: one collection of passages (dense vector + BM25 sparse field computed by
+Milvus from the text with its jieba analyzer) and one of articles, by stable ids.
+
+``QA_MILVUS_URI`` is a file path (milvus-lite, embedded) or ``http://host:19530`` (a Milvus
+server; ``QA_MILVUS_TOKEN`` for a secured one). Both rankings come from Milvus; they are fused in
+the Searcher exactly as the files store's are, so every hit keeps its dense, lexical and fused
+scores (Milvus's own hybrid search returns only the fused one). Text is folded to simplified
+before Milvus sees it, so traditional and simplified still meet. Writes are upserts and deletes
+by passage id: an edited article touches only its own passages, and stored vectors are reused by
+content hash, so unchanged passages are never encoded again.
+
+Consistency: an edit upserts the article's new passages first and deletes its stale ones after,
+so a reader never finds the article missing, but may for a moment see both. A failure in the
+middle leaves the previous passages of that article beside some new ones; running ``qa index``
+again completes it (the writes are idempotent).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Hashable, Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from qa.errors import IndexError_, NotFound
+from qa.models import Article, Passage
+from qa.stores.base import Change, Filters, Mode, Retrieved
+from qa.tokens import simplified
+
+log = logging.getLogger(__name__)
+
+BATCH = 500
+ARTICLE_PART_CHARS = 16_000  # a VARCHAR holds 65,535 bytes: 16k CJK characters fit
+MAX_TEXT_BYTES = 16_384
+META = "__qa_meta__"  # the articles collection's row that records the model and dimension
+
+
+def _quote(values: Sequence[str]) -> str:
+    return "[" + ", ".join(json.dumps(v, ensure_ascii=False) for v in values) + "]"
+
+
+def expression(filters: Filters | None) -> str:
+    """Filters as a Milvus boolean expression ("" for none)."""
+    if filters is None:
+        return ""
+    parts = []
+    if filters.sources is not None:
+        parts.append(f"source in {_quote(filters.sources)}")
+    if filters.article_ids is not None:
+        parts.append(f"article_id in {_quote(filters.article_ids)}")
+    return " or ".join(parts)
+
+
+def _search_text(article: Article, passage: Passage) -> str:
+    """What BM25 indexes: title and passage in simplified script (the files store's tokens)."""
+    return simplified(f"{article.title}\n{passage.text}")
+
+
+class MilvusView:
+    def __init__(self, store: MilvusStore) -> None:
+        self.s = store
+
+    def _hits(self, result: Any) -> list[tuple[str, float]]:
+        return [(h["id"] if "id" in h else h["pid"], float(h["distance"])) for h in result[0]]
+
+    def retrieve(
+        self, query: str, qv: np.ndarray | None, n: int, filters: Filters | None, mode: Mode
+    ) -> Retrieved:
+        s = self.s
+        out = Retrieved()
+        expr = expression(filters)
+        folded = simplified(query)
+        if mode != "lexical":
+            assert qv is not None
+            res = s.client.search(
+                s.passages,
+                data=[np.asarray(qv, dtype=np.float32).tolist()],
+                anns_field="dense",
+                limit=n,
+                filter=expr,
+                search_params={"metric_type": "IP"},
+            )
+            for pid, score in self._hits(res):
+                out.dense.append(pid)
+                out.dense_scores[pid] = score
+        if mode != "dense":
+            res = s.client.search(
+                s.passages,
+                data=[folded],
+                anns_field="sparse",
+                limit=n,
+                filter=expr,
+                search_params={"metric_type": "BM25"},
+            )
+            for pid, score in self._hits(res):
+                out.lexical.append(pid)
+                out.lexical_scores[pid] = abs(score)  # milvus-lite reports BM25 negated
+        if mode == "fused":
+            need_dense = [str(k) for k in out.lexical if k not in out.dense_scores]
+            if need_dense and qv is not None:
+                rows = s.client.query(
+                    s.passages, filter=f"pid in {_quote(need_dense)}", output_fields=["dense"]
+                )
+                for row in rows:
+                    vec = np.asarray(row["dense"], dtype=np.float32)
+                    out.dense_scores[row["pid"]] = float(vec @ qv)
+            need_lexical = [str(k) for k in out.dense if k not in out.lexical_scores]
+            if need_lexical:
+                res = s.client.search(
+                    s.passages,
+                    data=[folded],
+                    anns_field="sparse",
+                    limit=len(need_lexical),
+                    filter=f"pid in {_quote(need_lexical)}",
+                    search_params={"metric_type": "BM25"},
+                )
+                for pid, score in self._hits(res):
+                    out.lexical_scores[pid] = abs(score)
+                for missing in need_lexical:
+                    out.lexical_scores.setdefault(missing, 0.0)
+        if filters is not None and not out.dense and not out.lexical:
+            out.empty = True
+        return out
+
+    def fetch(self, keys: Sequence[Hashable]) -> list[tuple[Passage, Article]]:
+        s = self.s
+        ids = [str(k) for k in keys]
+        if not ids:
+            return []
+        rows = s.client.query(
+            s.passages,
+            filter=f"pid in {_quote(ids)}",
+            output_fields=["pid", "article_id", "ordinal", "text", "start", "end"],
+        )
+        by_id = {r["pid"]: r for r in rows}
+        articles = s.get_articles({r["article_id"] for r in rows})
+        out = []
+        for pid in ids:
+            r = by_id[pid]
+            p = Passage(
+                pid, r["article_id"], int(r["ordinal"]), r["text"], int(r["start"]), int(r["end"])
+            )
+            out.append((p, articles[p.article_id]))
+        return out
+
+
+class MilvusStore:
+    """Passages and articles in a Milvus instance (see the module docstring)."""
+
+    name = "milvus"
+
+    def __init__(
+        self,
+        uri: str,
+        collection: str,
+        model: str,
+        dim: int,
+        token: str = "",
+    ) -> None:
+        try:
+            from pymilvus import MilvusClient
+        except ImportError:
+            raise IndexError_(
+                "QA_STORE=milvus needs the milvus extra: pip install -e '.[milvus]'"
+            ) from None
+        self.uri = uri
+        self.model = model
+        self.dim = dim
+        self.passages = collection
+        self.articles_name = f"{collection}_articles"
+        self.lite = "://" not in uri
+        if self.lite:  # milvus-lite: a file; its folder may not exist yet
+            Path(uri).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self.client = MilvusClient(uri=uri, token=token) if token else MilvusClient(uri=uri)
+            present = self.client.has_collection(self.passages)
+        except Exception as e:  # the client raises many kinds; name the store and the fix
+            raise IndexError_(
+                f"Milvus at {uri!r} does not answer ({type(e).__name__}: {e}); check "
+                "QA_MILVUS_URI (a file path runs milvus-lite, http://host:19530 a server)"
+            ) from None
+        if present:
+            self._check()
+
+    # -- schema ----------------------------------------------------------------------------
+
+    def _meta(self) -> dict[str, Any]:
+        return {"model": self.model, "dim": self.dim, "schema": 1}
+
+    def _check(self) -> None:
+        meta: dict[str, Any] = {}
+        if self.client.has_collection(self.articles_name):
+            rows = self.client.query(
+                self.articles_name, filter=f'article_id == "{META}"', output_fields=["data"]
+            )
+            try:
+                meta = json.loads(rows[0]["data"]) if rows else {}
+            except ValueError:
+                meta = {}
+        if meta.get("model") != self.model or meta.get("dim") != self.dim:
+            raise IndexError_(
+                f"Milvus collection {self.passages!r} at {self.uri!r} was built with model "
+                f"{meta.get('model')!r} (dimension {meta.get('dim')}), the configured model is "
+                f"{self.model!r} ({self.dim}); re-index with `qa index --rebuild` or set "
+                "QA_MILVUS_COLLECTION to another collection"
+            )
+
+    def _create(self) -> None:
+        from pymilvus import DataType, Function, FunctionType
+
+        c = self.client
+        schema = c.create_schema(auto_id=False)
+        schema.add_field("pid", DataType.VARCHAR, is_primary=True, max_length=128)
+        schema.add_field("article_id", DataType.VARCHAR, max_length=128)
+        schema.add_field("source", DataType.VARCHAR, max_length=1024)
+        schema.add_field("ordinal", DataType.INT64)
+        schema.add_field("start", DataType.INT64)
+        schema.add_field("end", DataType.INT64)
+        schema.add_field("hash", DataType.VARCHAR, max_length=64)
+        schema.add_field("text", DataType.VARCHAR, max_length=MAX_TEXT_BYTES)
+        schema.add_field(
+            "search_text",
+            DataType.VARCHAR,
+            max_length=MAX_TEXT_BYTES,
+            enable_analyzer=True,
+            analyzer_params={"tokenizer": "jieba"},
+        )
+        schema.add_field("dense", DataType.FLOAT_VECTOR, dim=self.dim)
+        schema.add_field("sparse", DataType.SPARSE_FLOAT_VECTOR)
+        schema.add_function(
+            Function(
+                name="bm25",
+                function_type=FunctionType.BM25,
+                input_field_names=["search_text"],
+                output_field_names=["sparse"],
+            )
+        )
+        idx = c.prepare_index_params()
+        # milvus-lite searches exactly; a server builds an HNSW graph (AUTOINDEX)
+        idx.add_index("dense", index_type="FLAT" if self.lite else "AUTOINDEX", metric_type="IP")
+        idx.add_index("sparse", index_type="SPARSE_INVERTED_INDEX", metric_type="BM25")
+        c.create_collection(self.passages, schema=schema, index_params=idx)
+
+        art = c.create_schema(auto_id=False)
+        art.add_field("key", DataType.VARCHAR, is_primary=True, max_length=160)
+        art.add_field("article_id", DataType.VARCHAR, max_length=128)
+        art.add_field("part", DataType.INT64)
+        art.add_field("data", DataType.VARCHAR, max_length=65_535)
+        art.add_field("v", DataType.FLOAT_VECTOR, dim=2)  # Milvus needs a vector field
+        aidx = c.prepare_index_params()
+        aidx.add_index("v", index_type="FLAT", metric_type="L2")
+        c.create_collection(self.articles_name, schema=art, index_params=aidx)
+        # which model and dimension the vectors are from, checked on every open
+        meta = {"key": f"{META}:0", "article_id": META, "part": 0, "v": [0.0, 0.0]}
+        c.upsert(self.articles_name, [{**meta, "data": json.dumps(self._meta())}])
+
+    def _ready(self) -> bool:
+        return bool(self.client.has_collection(self.passages))
+
+    # -- reads -----------------------------------------------------------------------------
+
+    def snapshot(self) -> MilvusView:
+        if not self._ready():
+            raise IndexError_(
+                f"Milvus collection {self.passages!r} at {self.uri!r} does not exist (dropped, or "
+                "never built); run `qa index` with QA_STORE=milvus"
+            )
+        return MilvusView(self)
+
+    def refresh(self) -> bool:
+        return False  # Milvus serves every write as it lands
+
+    def version(self) -> str:
+        return f"milvus:{self.passages}"
+
+    def layout(self) -> str:
+        return "milvus"
+
+    def stats(self) -> dict[str, int | str]:
+        if not self._ready():
+            raise IndexError_(f"Milvus collection {self.passages!r} does not exist")
+        passages = int(
+            self.client.query(self.passages, filter="", output_fields=["count(*)"])[0]["count(*)"]
+        )
+        parts = self.client.query(
+            self.articles_name,
+            filter=f'part == 0 and article_id != "{META}"',
+            output_fields=["count(*)"],
+        )
+        return {"articles": int(parts[0]["count(*)"]), "passages": passages, "model": self.model}
+
+    def get_articles(self, ids: set[str]) -> dict[str, Article]:
+        out: dict[str, Article] = {}
+        ids_list = sorted(ids)
+        for s in range(0, len(ids_list), BATCH):
+            rows = self.client.query(
+                self.articles_name,
+                filter=f"article_id in {_quote(ids_list[s : s + BATCH])}",
+                output_fields=["article_id", "part", "data"],
+            )
+            out.update(self._join(rows))
+        return out
+
+    @staticmethod
+    def _join(rows: list[dict[str, Any]]) -> dict[str, Article]:
+        parts: dict[str, list[tuple[int, str]]] = {}
+        for r in rows:
+            parts.setdefault(r["article_id"], []).append((int(r["part"]), r["data"]))
+        return {
+            aid: Article(**json.loads("".join(d for _, d in sorted(ps))))
+            for aid, ps in parts.items()
+        }
+
+    def article(self, article_id: str) -> Article:
+        found = self.get_articles({article_id})
+        if article_id not in found:
+            raise NotFound(f"no article with id {article_id!r}")
+        return found[article_id]
+
+    def _iterate(self, collection: str, fields: list[str], expr: str = "") -> Iterator[dict]:
+        it = self.client.query_iterator(
+            collection, batch_size=1000, filter=expr, output_fields=fields
+        )
+        try:
+            while True:
+                batch = it.next()
+                if not batch:
+                    return
+                yield from batch
+        finally:
+            it.close()
+
+    def articles(self) -> Mapping[str, Article]:
+        fields = ["article_id", "part", "data"]
+        rows = list(self._iterate(self.articles_name, fields, f'article_id != "{META}"'))
+        return self._join(rows)
+
+    def passages_of(self, article_id: str) -> list[Passage]:
+        rows = self.client.query(
+            self.passages,
+            filter=f"article_id == {json.dumps(article_id, ensure_ascii=False)}",
+            output_fields=["pid", "article_id", "ordinal", "text", "start", "end"],
+        )
+        ps = [
+            Passage(
+                r["pid"],
+                r["article_id"],
+                int(r["ordinal"]),
+                r["text"],
+                int(r["start"]),
+                int(r["end"]),
+            )
+            for r in rows
+        ]
+        return sorted(ps, key=lambda p: p.ordinal)
+
+    def cached_vectors(self, hashes: Sequence[str]) -> dict[str, np.ndarray]:
+        if not self._ready():
+            return {}
+        out: dict[str, np.ndarray] = {}
+        unique = sorted(set(hashes))
+        for s in range(0, len(unique), BATCH):
+            rows = self.client.query(
+                self.passages,
+                filter=f"hash in {_quote(unique[s : s + BATCH])}",
+                output_fields=["hash", "dense"],
+            )
+            for r in rows:
+                out[r["hash"]] = np.asarray(r["dense"], dtype=np.float32)
+        return out
+
+    # -- writes ----------------------------------------------------------------------------
+
+    def write(self, change: Change) -> None:
+        c = self.client
+        try:
+            if change.rebuild and self._ready():
+                c.drop_collection(self.passages)
+                c.drop_collection(self.articles_name)
+            if not self._ready():
+                self._create()
+                todo = set(change.articles)
+            else:
+                self._check()
+                todo = set(change.changed)
+            rows = []
+            keep: dict[str, list[str]] = {}
+            for p, h, v in zip(change.passages, change.hashes, change.vectors, strict=True):
+                if p.article_id not in todo:
+                    continue
+                a = change.articles[p.article_id]
+                keep.setdefault(p.article_id, []).append(p.id)
+                rows.append(
+                    {
+                        "pid": p.id,
+                        "article_id": p.article_id,
+                        "source": a.source,
+                        "ordinal": p.ordinal,
+                        "start": p.start,
+                        "end": p.end,
+                        "hash": h,
+                        "text": p.text,
+                        "search_text": _search_text(a, p),
+                        "dense": np.asarray(v, dtype=np.float32).tolist(),
+                    }
+                )
+            for s in range(0, len(rows), BATCH):
+                c.upsert(self.passages, rows[s : s + BATCH])
+            art_rows = []
+            for aid in sorted(todo):
+                data = json.dumps(change.articles[aid].to_dict(), ensure_ascii=False)
+                pieces = [
+                    data[i : i + ARTICLE_PART_CHARS]
+                    for i in range(0, len(data), ARTICLE_PART_CHARS)
+                ]
+                art_rows += [
+                    {
+                        "key": f"{aid}:{k}",
+                        "article_id": aid,
+                        "part": k,
+                        "data": piece,
+                        "v": [0.0, 0.0],
+                    }
+                    for k, piece in enumerate(pieces)
+                ]
+            for s in range(0, len(art_rows), BATCH):
+                c.upsert(self.articles_name, art_rows[s : s + BATCH])
+            # stale passages of edited articles (they may have fewer now), then removed articles
+            for aid in sorted(todo & change.changed):
+                pids = keep.get(aid, [])
+                expr = f"article_id == {json.dumps(aid, ensure_ascii=False)}"
+                c.delete(
+                    self.passages, filter=f"{expr} and pid not in {_quote(pids)}" if pids else expr
+                )
+            gone = sorted(change.removed)
+            for s in range(0, len(gone), BATCH):
+                chunk = _quote(gone[s : s + BATCH])
+                c.delete(self.passages, filter=f"article_id in {chunk}")
+                c.delete(self.articles_name, filter=f"article_id in {chunk}")
+        except IndexError_:
+            raise
+        except Exception as e:
+            raise IndexError_(
+                f"writing to Milvus collection {self.passages!r} at {self.uri!r} failed "
+                f"({type(e).__name__}: {e}); the previous passages of the articles being written "
+                "may still be there beside new ones: run `qa index` again to complete it"
+            ) from None

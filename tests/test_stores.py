@@ -1,0 +1,183 @@
+"""The store contract, one suite run against every store: the files store (FAISS + bm25s) and
+Milvus (milvus-lite, embedded from a file; skipped with a reason when the extra is missing)."""
+
+from __future__ import annotations
+
+import importlib.util
+from collections.abc import Iterator
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+from conftest import ARTICLES, FakeEmbedder, make_article
+
+from qa.errors import IndexError_, NotFound
+from qa.indexer import build, folder_store
+from qa.search import Searcher
+from qa.stores.base import Filters, Store
+
+HAS_MILVUS = importlib.util.find_spec("pymilvus") is not None and (
+    importlib.util.find_spec("milvus_lite") is not None
+)
+STORES = [
+    "files",
+    pytest.param(
+        "milvus",
+        marks=pytest.mark.skipif(
+            not HAS_MILVUS, reason="needs the milvus extra: pip install -e '.[milvus]'"
+        ),
+    ),
+]
+TRADITIONAL = make_article("嘉禾縣信訪工作", "嘉禾縣群眾滿意率達到99.67%。縣裡全面實施十條規定。")
+
+
+def open_store(kind: str, tmp: Path, emb: FakeEmbedder, rebuild: bool = False) -> Store:
+    if kind == "files":
+        return folder_store(tmp / "index", emb, rebuild)
+    from qa.stores.milvus import MilvusStore
+
+    return MilvusStore(str(tmp / "milvus.db"), "qa_test", emb.model_id, emb.dim)
+
+
+@pytest.fixture(params=STORES)
+def kind(request) -> str:
+    return request.param
+
+
+@pytest.fixture
+def filled(kind: str, tmp_path: Path) -> Iterator[tuple[Store, FakeEmbedder, Path]]:
+    emb = FakeEmbedder()
+    target = open_store(kind, tmp_path, emb)
+    report = build([*ARTICLES, TRADITIONAL], tmp_path / "index", emb, target=target, progress=False)
+    assert report.written and report.encoded == report.passages
+    yield open_store(kind, tmp_path, emb), emb, tmp_path
+
+
+def searcher(store: Store, emb: FakeEmbedder) -> Searcher:
+    return Searcher(store, emb)
+
+
+class TestContract:
+    def test_stats_articles_and_passages(self, filled) -> None:
+        store, _, _ = filled
+        stats = store.stats()
+        assert stats["articles"] == len(ARTICLES) + 1 and stats["passages"] >= len(ARTICLES) + 1
+        a = ARTICLES[0]
+        assert store.article(a.id) == a
+        assert set(store.articles()) == {x.id for x in [*ARTICLES, TRADITIONAL]}
+        ps = store.passages_of(a.id)
+        assert ps and all(a.text[p.start : p.end] == p.text for p in ps)
+        assert store.passages_of("nope") == []
+        with pytest.raises(NotFound):
+            store.article("nope")
+
+    @pytest.mark.parametrize("mode", ["fused", "dense", "lexical"])
+    def test_search_finds_the_article_with_every_score(self, filled, mode) -> None:
+        store, emb, _ = filled
+        hits = searcher(store, emb).search("上海骑手公寓月租金", top_k=3, mode=mode)
+        assert hits and hits[0].article.title == "上海外卖小哥入住星级公寓"
+        top = hits[0]
+        if mode != "lexical":
+            assert top.dense_score is not None and top.dense_rank is not None
+        if mode != "dense":
+            assert top.lexical_score is not None and top.lexical_score > 0
+        assert top.passage.text in top.article.text
+
+    def test_filters_are_values(self, filled) -> None:
+        store, emb, _ = filled
+        s = searcher(store, emb)
+        only = ARTICLES[1].id
+        hits = s.search("月租金", top_k=5, article_ids=[only])
+        assert hits and {h.article.id for h in hits} == {only}
+        by_source = s.search("满意率", top_k=5, sources=["fixture.txt"])
+        assert by_source and all(h.article.source == "fixture.txt" for h in by_source)
+        assert s.search("满意率", top_k=5, sources=["no-such-file.txt"]) == []
+
+    def test_traditional_text_matches_simplified_question(self, filled) -> None:
+        store, emb, _ = filled
+        hits = searcher(store, emb).search("嘉禾县群众满意率", top_k=3, mode="lexical")
+        assert TRADITIONAL.id in {h.article.id for h in hits}
+
+    def test_edit_touches_only_its_passages_and_reuses_embeddings(self, filled, kind) -> None:
+        store, emb, tmp = filled
+        edited = replace(ARTICLES[0], text=ARTICLES[0].text + "公寓还配有共享厨房。")
+        before = emb.encoded
+        target = open_store(kind, tmp, emb)
+        report = build([edited], tmp / "index", emb, target=target, progress=False)
+        assert report.updated == 1 and report.written
+        assert emb.encoded - before == len(store.passages_of(edited.id)) <= 2
+        fresh = open_store(kind, tmp, emb)
+        assert fresh.article(edited.id).text.endswith("共享厨房。")
+        hits = searcher(fresh, emb).search("共享厨房", top_k=1, mode="lexical")
+        assert hits[0].article.id == edited.id
+        assert fresh.stats()["articles"] == len(ARTICLES) + 1  # nothing else lost
+
+    def test_remove_and_cache(self, filled, kind) -> None:
+        store, emb, tmp = filled
+        gone = ARTICLES[2].id
+        target = open_store(kind, tmp, emb)
+        report = build([], tmp / "index", emb, target=target, remove=[gone], progress=False)
+        assert report.removed == 1
+        fresh = open_store(kind, tmp, emb)
+        assert gone not in fresh.articles() and fresh.passages_of(gone) == []
+        with pytest.raises(NotFound):
+            fresh.article(gone)
+        hits = searcher(fresh, emb).search("篮球赛捐资", top_k=5)
+        assert gone not in {h.article.id for h in hits}
+
+    def test_unchanged_corpus_writes_nothing(self, filled, kind) -> None:
+        _, emb, tmp = filled
+        target = open_store(kind, tmp, emb)
+        report = build([*ARTICLES, TRADITIONAL], tmp / "index", emb, target=target, progress=False)
+        assert not report.written and report.encoded == 0
+
+
+def test_same_ranking_on_both_stores(tmp_path: Path) -> None:
+    if not HAS_MILVUS:
+        pytest.skip("needs the milvus extra: pip install -e '.[milvus]'")
+    emb = FakeEmbedder()
+    results = {}
+    for kind in ("files", "milvus"):
+        target = open_store(kind, tmp_path / kind, emb)
+        (tmp_path / kind).mkdir(exist_ok=True)
+        build(
+            [*ARTICLES, TRADITIONAL], tmp_path / kind / "index", emb, target=target, progress=False
+        )
+        s = searcher(open_store(kind, tmp_path / kind, emb), emb)
+        results[kind] = [
+            [h.passage.id for h in s.search(q, top_k=3)]
+            for q in ("骑手公寓月租金", "群众满意率", "篮球赛企业捐资", "嘉禾县十条规定")
+        ]
+    assert [r[0] for r in results["files"]] == [r[0] for r in results["milvus"]]
+
+
+@pytest.mark.skipif(not HAS_MILVUS, reason="needs the milvus extra: pip install -e '.[milvus]'")
+class TestMilvusFaults:
+    def test_other_model_is_named(self, tmp_path: Path) -> None:
+        from qa.stores.milvus import MilvusStore
+
+        emb = FakeEmbedder()
+        target = open_store("milvus", tmp_path, emb)
+        build(ARTICLES, None, emb, target=target, progress=False)
+        with pytest.raises(IndexError_, match="built with model 'fake-bigram'.*--rebuild"):
+            MilvusStore(str(tmp_path / "milvus.db"), "qa_test", "m3e-small", 512)
+
+    def test_dropped_collection_is_a_clear_error(self, tmp_path: Path) -> None:
+        emb = FakeEmbedder()
+        target = open_store("milvus", tmp_path, emb)
+        build(ARTICLES, None, emb, target=target, progress=False)
+        target.client.drop_collection("qa_test")  # type: ignore[attr-defined]
+        with pytest.raises(IndexError_, match="does not exist.*qa index"):
+            searcher(target, emb).search("月租金")
+
+    def test_uri_that_does_not_answer(self) -> None:
+        from qa.stores.milvus import MilvusStore
+
+        with pytest.raises(IndexError_, match="does not answer.*QA_MILVUS_URI"):
+            MilvusStore("http://127.0.0.1:9", "qa_test", "m", 4)
+
+    def test_filter_values_are_quoted(self) -> None:
+        from qa.stores.milvus import expression
+
+        expr = expression(Filters(sources=('a"b.txt',), article_ids=("x",)))
+        assert expr == 'source in ["a\\"b.txt"] or article_id in ["x"]'
