@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 from dataclasses import replace
 from pathlib import Path
@@ -300,11 +301,28 @@ def cmd_serve(args: argparse.Namespace) -> int:
     s = _settings(args)
     searcher = _searcher(s)  # load before listening: a missing index fails here, clearly
     answerer = load_answerer(s, searcher)  # and so does a damaged reader
+    workers = max(1, args.workers)
     print(
         f"serving {searcher.stats()['articles']} articles on http://{args.host}:{args.port} "
-        f"(answers: {answerer.method})",
+        f"(answers: {answerer.method}, {workers} worker{'s' if workers > 1 else ''})",
         file=sys.stderr,
     )
+    if workers > 1:
+        # Each worker process assembles the same service from the environment (qa.service);
+        # the folder index is memory-mapped, so its pages are shared, and each worker picks up
+        # a new index version on its own (QA_RELOAD_SECONDS).
+        os.environ["QA_INDEX_DIR"] = str(s.index_dir)
+        os.environ["QA_EMBEDDING_MODEL"] = s.model
+        del searcher, answerer
+        uvicorn.run(
+            "qa.api:app_from_env",
+            factory=True,
+            host=args.host,
+            port=args.port,
+            workers=workers,
+            log_level="warning",
+        )
+        return 0
     uvicorn.run(
         create_app(s, searcher=searcher, answerer=answerer),
         host=args.host,
@@ -389,6 +407,9 @@ def build_parser() -> argparse.ArgumentParser:
     sv = sub.add_parser("serve", help="serve the chat page and the API")
     sv.add_argument("--host", default="127.0.0.1")
     sv.add_argument("--port", type=int, default=8000)
+    sv.add_argument(
+        "--workers", type=int, default=1, help="processes sharing the memory-mapped index"
+    )
     common(sv)
     sv.set_defaults(func=cmd_serve)
 

@@ -101,7 +101,7 @@ def evaluate(
 ) -> dict[str, Any]:
     """Metrics per mode; ``depth`` passages are retrieved so ten distinct articles can be ranked."""
     titles: dict[str, list[str]] = {}
-    for a in searcher.index.articles.values():
+    for a in searcher.store.articles().values():
         titles.setdefault(a.title, []).append(a.id)
     unknown = [q for q in questions if not _gold(q, titles)]
     if unknown:
@@ -151,9 +151,7 @@ def evaluate(
         }
     return {
         "questions": len(questions),
-        "articles": len(searcher.index.articles),
-        "passages": len(searcher.index.passages),
-        "model": searcher.index.model,
+        **searcher.stats(),
         "seconds": round(time.perf_counter() - started, 1),
         "modes": results,
     }

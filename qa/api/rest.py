@@ -127,7 +127,7 @@ async def reload(request: Request, searcher: SearcherDep) -> dict[str, Any]:
     return {
         "reloaded": changed,
         **searcher.stats(),
-        "version": str(searcher.index.path.name if searcher.index.path else ""),
+        "version": searcher.store.version(),
     }
 
 

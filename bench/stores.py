@@ -1,0 +1,89 @@
+"""The two stores side by side in one run: FAISS + bm25s (files) and Milvus (milvus-lite).
+
+CMRC 2018 dev fused R@1 and MRR@10, seed questions compared at rank 1, search latency and
+indexing time on each. Vectors come from the same embedder; the Milvus index reuses nothing
+from the files one (it encodes its passages itself), so indexing times compare like for like.
+
+    python -m bench.stores            # writes bench/results/stores.json
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import statistics
+import sys
+import time
+from dataclasses import replace
+
+from qa import evaluate, service
+from qa.config import ROOT, Settings
+from qa.indexer import build
+from qa.ingest import ingest
+from qa.search import Searcher
+
+DATA = ROOT.parent / "shared" / "data" / "cmrc2018_dev.json"
+WORK = ROOT / "embeddings" / "bench-stores"
+
+
+def target(settings: Settings, kind: str, name: str, emb):  # noqa: ANN001, ANN201
+    if kind == "milvus":
+        s = replace(settings, store="milvus", milvus_uri=str(WORK / f"{name}.db"))
+    else:
+        s = replace(settings, store="files")
+    return s, service.index_target(s, emb, index_dir=WORK / f"{name}-files")
+
+
+def one(settings: Settings, kind: str, name: str, articles, emb) -> tuple[Searcher, float]:  # noqa: ANN001
+    s, t = target(settings, kind, name, emb)
+    started = time.perf_counter()
+    build(articles, WORK / f"{name}-files", emb, target=t, progress=False)
+    seconds = time.perf_counter() - started
+    return service.searcher(s, emb, WORK / f"{name}-files"), seconds
+
+
+def latency(searcher: Searcher, questions: list[str]) -> float:
+    times = []
+    for q in questions:
+        t = time.perf_counter()
+        searcher.search(q, top_k=5)
+        times.append((time.perf_counter() - t) * 1000)
+    return round(statistics.median(times), 2)
+
+
+def main() -> int:
+    settings = service.configure(Settings.from_env())
+    emb = service.embedder(settings)
+    shutil.rmtree(WORK, ignore_errors=True)
+    WORK.mkdir(parents=True)
+    articles, questions = evaluate.load_squad(DATA)
+    seeds = ingest([str(settings.corpus)]).articles
+    seed_qs = evaluate.load_questions(ROOT / "tests" / "data" / "seed_questions.jsonl")
+    out: dict = {"data": DATA.name, "questions": len(questions), "stores": {}}
+    tops: dict[str, list[str]] = {}
+    for kind in ("files", "milvus"):
+        searcher, seconds = one(settings, kind, "cmrc", articles, emb)
+        report = evaluate.evaluate(searcher, questions, modes=["fused"])
+        fused = report["modes"]["fused"]
+        seed_searcher, seed_seconds = one(settings, kind, "seeds", seeds, emb)
+        tops[kind] = [seed_searcher.search(q.question, top_k=1)[0].passage.id for q in seed_qs]
+        out["stores"][kind] = {
+            "passages": report["passages"],
+            "index_seconds": round(seconds, 1),
+            "recall@1": round(fused["recall@1"], 4),
+            "mrr@10": round(fused["mrr@10"], 4),
+            "answer_in_top3": round(fused["answer_in_top3"], 4),
+            "search_p50_ms": latency(searcher, [q.question for q in questions[:300]]),
+        }
+        print(kind, out["stores"][kind], flush=True)
+    same = sum(a == b for a, b in zip(tops["files"], tops["milvus"], strict=True))
+    out["seed_rank1_identical"] = f"{same}/{len(seed_qs)}"
+    print("seed questions, same passage at rank 1:", out["seed_rank1_identical"])
+    path = ROOT / "bench" / "results" / "stores.json"
+    path.write_text(json.dumps(out, ensure_ascii=False, indent=2), "utf-8")
+    print(f"written {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
