@@ -378,7 +378,12 @@ def http_load(
 
 
 def bench_http(
-    index_dir: Path, seconds: float, levels: list[int], questions: list[str]
+    index_dir: Path,
+    seconds: float,
+    levels: list[int],
+    questions: list[str],
+    workers: int = 1,
+    routes: tuple[str, ...] = ("search", "chat"),
 ) -> dict[str, Any]:
     import socket
 
@@ -389,7 +394,7 @@ def bench_http(
         port = s.getsockname()[1]
     env = {**os.environ, "QA_INDEX_DIR": str(index_dir)}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "qa.cli", "serve", "--port", str(port)],
+        [sys.executable, "-m", "qa.cli", "serve", "--port", str(port), "--workers", str(workers)],
         env=env,
         cwd=ROOT,
         stdout=subprocess.DEVNULL,
@@ -414,13 +419,12 @@ def bench_http(
         probe.raise_for_status()  # a broken server must not be benchmarked as a fast one
         search = [{"query": q, "top_k": 5} for q in questions]
         chat = [{"messages": [{"role": "user", "content": q}]} for q in questions]
-        out: dict[str, Any] = {"search": [], "chat": []}
-        for c in levels:
-            out["search"].append(http_load(f"{base}/api/search", search, c, seconds))
-            print(f"  /api/search c={c}: {out['search'][-1]['rps']:.0f} rps", flush=True)
-        for c in levels:
-            out["chat"].append(http_load(f"{base}/api/chat", chat, c, seconds))
-            print(f"  /api/chat c={c}: {out['chat'][-1]['rps']:.0f} rps", flush=True)
+        out: dict[str, Any] = {"search": [], "chat": [], "workers": workers}
+        bodies = {"search": search, "chat": chat}
+        for route in routes:
+            for c in levels:
+                out[route].append(http_load(f"{base}/api/{route}", bodies[route], c, seconds))
+                print(f"  /api/{route} c={c}: {out[route][-1]['rps']:.0f} rps", flush=True)
         return out
     finally:
         proc.terminate()
