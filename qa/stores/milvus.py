@@ -17,11 +17,13 @@ again completes it (the writes are idempotent).
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
-from collections.abc import Hashable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Hashable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar, cast
 
 import numpy as np
 
@@ -31,11 +33,26 @@ from qa.stores.base import Change, Filters, Mode, Retrieved
 from qa.tokens import simplified
 
 log = logging.getLogger(__name__)
+# milvus-lite's bundled gRPC server logs every call it does not implement as an ERROR with a
+# traceback (AllocTimestamp, on each write); they are harmless
+logging.getLogger("grpc._server").setLevel(logging.CRITICAL)
 
+F = TypeVar("F", bound=Callable[..., Any])
 BATCH = 500
 ARTICLE_PART_CHARS = 16_000  # a VARCHAR holds 65,535 bytes: 16k CJK characters fit
 MAX_TEXT_BYTES = 16_384
 META = "__qa_meta__"  # the articles collection's row that records the model and dimension
+
+
+def _guarded(fn: F) -> F:
+    """Run a store read inside ``MilvusStore._reading`` (engine errors -> ``IndexError_``)."""
+
+    @functools.wraps(fn)
+    def wrapper(self: MilvusStore, *args: Any, **kwargs: Any) -> Any:
+        with self._reading():
+            return fn(self, *args, **kwargs)
+
+    return cast(F, wrapper)
 
 
 def _quote(values: Sequence[str]) -> str:
@@ -67,6 +84,12 @@ class MilvusView:
         return [(h["id"] if "id" in h else h["pid"], float(h["distance"])) for h in result[0]]
 
     def retrieve(
+        self, query: str, qv: np.ndarray | None, n: int, filters: Filters | None, mode: Mode
+    ) -> Retrieved:
+        with self.s._reading():
+            return self._retrieve(query, qv, n, filters, mode)
+
+    def _retrieve(
         self, query: str, qv: np.ndarray | None, n: int, filters: Filters | None, mode: Mode
     ) -> Retrieved:
         s = self.s
@@ -126,6 +149,10 @@ class MilvusView:
         return out
 
     def fetch(self, keys: Sequence[Hashable]) -> list[tuple[Passage, Article]]:
+        with self.s._reading():
+            return self._fetch(keys)
+
+    def _fetch(self, keys: Sequence[Hashable]) -> list[tuple[Passage, Article]]:
         s = self.s
         ids = [str(k) for k in keys]
         if not ids:
@@ -183,7 +210,29 @@ class MilvusStore:
                 "QA_MILVUS_URI (a file path runs milvus-lite, http://host:19530 a server)"
             ) from None
         if present:
-            self._check()
+            with self._reading():
+                self._load()
+                self._check()
+
+    def _load(self) -> None:
+        """Collections written by another process start released; load them for reading."""
+        for name in (self.passages, self.articles_name):
+            if self.client.has_collection(name):
+                self.client.load_collection(name)
+
+    @contextmanager
+    def _reading(self) -> Iterator[None]:
+        """Engine errors while reading become one clear error naming the store."""
+        try:
+            yield
+        except (IndexError_, NotFound):
+            raise
+        except Exception as e:
+            raise IndexError_(
+                f"Milvus collection {self.passages!r} at {self.uri!r} cannot be read "
+                f"({type(e).__name__}: {e}); check that the server is up and the collection "
+                "exists (`qa index` with QA_STORE=milvus builds it)"
+            ) from None
 
     # -- schema ----------------------------------------------------------------------------
 
@@ -279,6 +328,7 @@ class MilvusStore:
     def layout(self) -> str:
         return "milvus"
 
+    @_guarded
     def stats(self) -> dict[str, int | str]:
         if not self._ready():
             raise IndexError_(f"Milvus collection {self.passages!r} does not exist")
@@ -292,6 +342,7 @@ class MilvusStore:
         )
         return {"articles": int(parts[0]["count(*)"]), "passages": passages, "model": self.model}
 
+    @_guarded
     def get_articles(self, ids: set[str]) -> dict[str, Article]:
         out: dict[str, Article] = {}
         ids_list = sorted(ids)
@@ -314,6 +365,7 @@ class MilvusStore:
             for aid, ps in parts.items()
         }
 
+    @_guarded
     def article(self, article_id: str) -> Article:
         found = self.get_articles({article_id})
         if article_id not in found:
@@ -333,11 +385,13 @@ class MilvusStore:
         finally:
             it.close()
 
+    @_guarded
     def articles(self) -> Mapping[str, Article]:
         fields = ["article_id", "part", "data"]
         rows = list(self._iterate(self.articles_name, fields, f'article_id != "{META}"'))
         return self._join(rows)
 
+    @_guarded
     def passages_of(self, article_id: str) -> list[Passage]:
         rows = self.client.query(
             self.passages,
@@ -357,6 +411,7 @@ class MilvusStore:
         ]
         return sorted(ps, key=lambda p: p.ordinal)
 
+    @_guarded
     def cached_vectors(self, hashes: Sequence[str]) -> dict[str, np.ndarray]:
         if not self._ready():
             return {}
