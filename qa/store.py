@@ -60,6 +60,8 @@ class Index:
     # Filter columns: each passage's article (a row of article_ids) and each article's source.
     # Loaded from rows.npz, or computed on the first filtered search.
     columns: tuple[np.ndarray, list[str], np.ndarray] | None = None
+    # BM25 tokens of each passage, kept so an edit re-tokenizes only what changed (tokens.jsonl)
+    tokens: Sequence[list[str]] | None = None
     _positions: dict[str, int] | None = field(default=None, repr=False)
 
     @property
@@ -254,6 +256,10 @@ def save(index: Index, index_dir: Path, manifest: dict[str, Any], keep: int = 2)
         passage_article=passage_article,
     )
     np.save(tmp / "vectors.npy", np.asarray(index.vectors, dtype=np.float16))
+    if index.tokens is not None:
+        with (tmp / "tokens.jsonl").open("w", encoding="utf-8") as f:
+            for toks in index.tokens:
+                f.write(json.dumps(toks, ensure_ascii=False, separators=(",", ":")) + "\n")
     index.dense.save(tmp / "dense.faiss")
     (tmp / "bm25").mkdir()
     index.lexical.save(tmp / "bm25")
@@ -284,6 +290,19 @@ def save(index: Index, index_dir: Path, manifest: dict[str, Any], keep: int = 2)
         os.close(fd)
     _collect_garbage(index_dir, keep)
     return final
+
+
+def cached_tokens(index: Index, fingerprint: str) -> dict[str, list[str]]:
+    """Tokens of the passages of a loaded version by content hash, when they were made by the same
+    tokenizer (``qa.tokens.fingerprint``); empty otherwise."""
+    path = index.path / "tokens.jsonl" if index.path else None
+    if path is None or not path.is_file() or index.manifest.get("tokenizer") != fingerprint:
+        return {}
+    out: dict[str, list[str]] = {}
+    with path.open(encoding="utf-8") as f:
+        for h, line in zip(index.hashes, f, strict=False):
+            out[h] = json.loads(line)
+    return out
 
 
 def _collect_garbage(index_dir: Path, keep: int) -> None:

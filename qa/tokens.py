@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import re
 import threading
@@ -157,6 +158,18 @@ def configure(userdict: Path | None = None) -> None:
         _tokenizer = None
         _posseg = None
     _cut.cache_clear()
+
+
+TOKENIZER_VERSION = 1  # bump when tokenize() changes what it returns
+
+
+def fingerprint() -> str:
+    """What tokenize() depends on (its version and the user dictionary's content): cached tokens
+    are reused only under the same fingerprint."""
+    h = hashlib.sha1(f"tokenize-v{TOKENIZER_VERSION}".encode())
+    if _userdict is not None and _userdict.is_file():
+        h.update(_userdict.read_bytes())
+    return h.hexdigest()[:16]
 
 
 def _jieba() -> jieba.Tokenizer:

@@ -181,3 +181,39 @@ class TestMilvusFaults:
 
         expr = expression(Filters(sources=('a"b.txt',), article_ids=("x",)))
         assert expr == 'source in ["a\\"b.txt"] or article_id in ["x"]'
+
+
+def test_files_edit_tokenizes_only_the_changed_passages(tmp_path: Path, monkeypatch) -> None:
+    from qa import store, tokens
+
+    emb = FakeEmbedder()
+    corpus = [*ARTICLES, TRADITIONAL]
+    build(corpus, tmp_path / "index", emb, progress=False)
+    live = store.load(tmp_path / "index", tokens.tokenize)
+    assert live.manifest["tokenizer"] == tokens.fingerprint()
+    assert (live.path / "tokens.jsonl").is_file()  # type: ignore[operator]
+    seen: list[str] = []
+    real = tokens._cut
+
+    def spy(run: str) -> tuple[str, ...]:
+        seen.append(run)
+        return real.__wrapped__(run)  # type: ignore[attr-defined]
+
+    monkeypatch.setattr(tokens, "_cut", spy)
+    edited = replace(ARTICLES[0], text=ARTICLES[0].text + "公寓还配有共享厨房。")
+    build([edited], tmp_path / "index", emb, progress=False)
+    during_edit = set(seen)
+    seen.clear()
+    for p in folder_store(tmp_path / "index", emb).passages_of(edited.id):
+        tokens.tokenize(f"{edited.title}\n{p.text}")
+    # only the edited article's passages (title + text) went through jieba
+    assert during_edit and during_edit <= set(seen)
+    monkeypatch.undo()
+    # a changed user dictionary invalidates the cached tokens
+    userdict = tmp_path / "dict.txt"
+    userdict.write_text("共享厨房 10 n\n", encoding="utf-8")
+    tokens.configure(userdict)
+    try:
+        assert tokens.fingerprint() != live.manifest["tokenizer"]
+    finally:
+        tokens.configure(None)

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from qa import store
+from qa import store, tokens
 from qa.dense import DenseIndex
 from qa.errors import IndexError_, NotFound
 from qa.lexical import LexicalIndex, Tokenizer
@@ -178,10 +178,19 @@ class FilesStore:
         if self.index_dir is None:
             raise IndexError_("this store was opened from memory and has no folder to write to")
         kind = str(change.manifest["index_type"])
-        token_lists = [
-            self.tokenizer(f"{change.articles[p.article_id].title}\n{p.text}")
-            for p in change.passages
-        ]
+        # tokens of unchanged passages come from the live version (jieba is most of an edit's cost)
+        fp = tokens.fingerprint() if self.tokenizer is tokens.tokenize else ""
+        cache = (
+            store.cached_tokens(self._index, fp)
+            if self._index is not None and fp and not change.rebuild
+            else {}
+        )
+        token_lists = []
+        for p, h in zip(change.passages, change.hashes, strict=True):
+            toks = cache.get(h)
+            if toks is None:
+                toks = self.tokenizer(f"{change.articles[p.article_id].title}\n{p.text}")
+            token_lists.append(toks)
         index = store.Index(
             articles=dict(change.articles),
             passages=list(change.passages),
@@ -189,5 +198,6 @@ class FilesStore:
             vectors=np.asarray(change.vectors, dtype=np.float16),
             dense=DenseIndex.build(np.asarray(change.vectors, dtype=np.float32), kind=kind),
             lexical=LexicalIndex.build(token_lists, self.tokenizer),
+            tokens=token_lists if fp else None,
         )
-        store.save(index, self.index_dir, dict(change.manifest))
+        store.save(index, self.index_dir, {**change.manifest, "tokenizer": fp})
