@@ -22,7 +22,7 @@ from qa.indexer import content_hash, embed_text
 from qa.lexical import LexicalIndex
 from qa.models import Article, Passage, stable_id
 from qa.split import split_article
-from qa.tokens import tokenize
+from qa.tokens import fingerprint, tokenize
 
 # Noise norm relative to the unit base vector: at 1.0 a variant keeps cosine ~0.7 to its base, so
 # variants of one passage do not crowd the top ten with near-ties (which would make any
@@ -114,7 +114,15 @@ def make_index(
     t2 = time.perf_counter()
     lexical = LexicalIndex.build(tokens, tokenize)
     t3 = time.perf_counter()
-    index = store.Index(articles, passages, hashes, vectors.astype(np.float16), dense, lexical)
+    index = store.Index(
+        articles,
+        passages,
+        hashes,
+        vectors.astype(np.float16),
+        dense,
+        lexical,
+        tokens=tokens if real_hashes else None,
+    )
     manifest = {
         "model": model,
         "dim": dim,
@@ -127,6 +135,8 @@ def make_index(
         "passage_size": [150, 350],
         "synthetic": True,
         "corpus_checksum": store.corpus_checksum(articles),
+        # with real hashes the tokens are kept as `qa index` keeps them, so an edit reuses them
+        "tokenizer": fingerprint() if real_hashes else "",
     }
     store.save(index, index_dir, manifest)
     t4 = time.perf_counter()

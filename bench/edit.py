@@ -1,0 +1,61 @@
+"""One-article edit against re-indexing the unchanged corpus, on the embedded store at 100k
+passages, in one run (bench/results/edit.json).
+
+The corpus is the synthetic one of `bench.run` (CMRC 2018 articles repeated with variations, real
+content hashes and kept tokens, so `qa index` reuses every embedding and every token list).
+
+    python -m bench.edit [--size 100000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+import time
+
+import numpy as np
+
+from bench.run import reindex_at_scale
+from bench.synthetic import make_index, variants
+from qa import store
+from qa.config import ROOT, Settings
+from qa.embed import SentenceTransformerEmbedder
+from qa.tokens import tokenize
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--size", type=int, default=100_000)
+    args = ap.parse_args()
+    settings = Settings.from_env()
+    emb = SentenceTransformerEmbedder.from_settings(settings)
+    base = store.load(ROOT / "embeddings" / "eval" / "cmrc2018_dev-m3e_small", tokenize)
+    base_articles = list(base.articles.values())
+    d = ROOT / "embeddings" / f"bench-edit-{args.size}"
+    shutil.rmtree(d, ignore_errors=True)
+    t = time.perf_counter()
+    build = make_index(
+        base_articles,
+        list(base.passages),
+        np.asarray(base.vectors, dtype=np.float32),
+        args.size,
+        d,
+        emb.model_id,
+        "hnsw",
+        real_hashes=True,
+        passage_prefix=emb.passage_prefix,
+    )
+    print(json.dumps(build), f"{time.perf_counter() - t:.1f} s", flush=True)
+    r = reindex_at_scale(emb, variants(base_articles, args.size), d, "hnsw")
+    r["ratio"] = round(r["one_article_changed_s"] / r["unchanged_s"], 2)
+    print(json.dumps(r), flush=True)
+    out = ROOT / "bench" / "results" / "edit.json"
+    out.write_text(json.dumps({"passages": build["passages"], **r}, indent=2), "utf-8")
+    shutil.rmtree(d, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
