@@ -198,20 +198,22 @@ def main() -> None:
     ap.add_argument("--http", type=float, default=0, help="seconds per HTTP load level")
     ap.add_argument("--skip-heldout", action="store_true")
     ap.add_argument("--card", action="store_true", help="write the bundle's MODEL_CARD.md")
+    ap.add_argument("--fp32", default=str(FP32), help="the full-precision graph to compare")
+    ap.add_argument("--results", default="reader.json", help="file name in bench/results/")
     args = ap.parse_args()
     settings = Settings.from_env()
     bundle = Path(args.bundle)
     reader = Reader(bundle)
     results: dict[str, Any] = {"bundle": str(bundle), "graph": reader.graph.name}
-    previous = OUT / "reader.json"
+    previous = OUT / args.results
     if args.skip_heldout and previous.is_file():  # keep the last held-out figures
         old = json.loads(previous.read_text(encoding="utf-8"))
         results |= {k: v for k, v in old.items() if k.startswith("heldout")}
     if not args.skip_heldout:
         results["heldout_int8"] = heldout(reader, Path(args.data_dir))
         print("held-out, int8:", json.dumps(results["heldout_int8"], ensure_ascii=False))
-        if FP32.is_file():
-            fp32 = Reader(bundle, graph=FP32)
+        if Path(args.fp32).is_file():
+            fp32 = Reader(bundle, graph=Path(args.fp32))
             results["heldout_fp32"] = heldout(fp32, Path(args.data_dir))
             print("held-out, fp32:", json.dumps(results["heldout_fp32"], ensure_ascii=False))
     searcher = Searcher.open(
@@ -240,7 +242,7 @@ def main() -> None:
         results["http"] = http(args.http, settings.index_dir)
         print("http:", json.dumps(results["http"]["ratios"]))
     OUT.mkdir(parents=True, exist_ok=True)
-    (OUT / "reader.json").write_text(
+    (OUT / args.results).write_text(
         json.dumps(results, ensure_ascii=False, indent=2), encoding="utf-8"
     )
     plot(cal, OUT / "reader_tradeoff.png")
@@ -248,7 +250,7 @@ def main() -> None:
         meta = json.loads((bundle / "meta.json").read_text(encoding="utf-8"))
         (bundle / "MODEL_CARD.md").write_text(model_card(meta, results), encoding="utf-8")
         print(f"wrote {bundle / 'MODEL_CARD.md'}", file=sys.stderr)
-    print("wrote bench/results/reader.json and reader_tradeoff.png", file=sys.stderr)
+    print(f"wrote bench/results/{args.results} and reader_tradeoff.png", file=sys.stderr)
 
 
 def model_card(meta: dict[str, Any], results: dict[str, Any]) -> str:
