@@ -139,8 +139,39 @@ class DenseIndex:
         scores, ids = self.index.search(queries, k, params=params)
         return scores, ids
 
+    def entry_ids(self) -> np.ndarray:
+        """The id of every stored entry in insertion order (-1: retired by ``remap``)."""
+        return faiss.vector_to_array(self.index.id_map).astype(np.int64)
+
+    @property
+    def retired(self) -> int:
+        return int(np.count_nonzero(self.entry_ids() < 0))
+
+    def remap(self, ids: np.ndarray, vectors: np.ndarray, new_ids: np.ndarray) -> None:
+        """Change in place what the stored entries are called, then add new ones: entry i gets
+        ``ids[i]`` (-1 retires it: it is never returned again) and ``vectors`` join with
+        ``new_ids``. An edit of a few articles then costs a few graph insertions, not a rebuild
+        (HNSW cannot delete; retired entries are dropped by the next full build)."""
+        faiss.copy_array_to_vector(np.asarray(ids, dtype=np.int64), self.index.id_map)
+        self.index.construct_rev_map()
+        if len(vectors):
+            threads = faiss.omp_get_max_threads()
+            faiss.omp_set_num_threads(os.cpu_count() or 1)
+            try:
+                self.index.add_with_ids(
+                    np.ascontiguousarray(vectors, dtype=np.float32),
+                    np.asarray(new_ids, dtype=np.int64),
+                )
+            finally:
+                faiss.omp_set_num_threads(threads)
+
     def save(self, path: Path) -> None:
         faiss.write_index(self.index, str(path))
+
+    @classmethod
+    def read(cls, path: Path, kind: str) -> DenseIndex:
+        """Read an index into memory (writable, unlike a mapped one)."""
+        return cls(faiss.read_index(str(path)), kind)
 
     @classmethod
     def load(cls, path: Path, kind: str, mmap: bool = False) -> DenseIndex:

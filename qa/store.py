@@ -423,7 +423,7 @@ def load(
         ) from e
     if (
         len(passages) != manifest.get("passages")
-        or dense.size != len(passages)
+        or dense.size - int(manifest.get("dense_retired", 0)) != len(passages)
         or len(vectors) != len(passages)
     ):
         raise IndexError_(

@@ -217,3 +217,48 @@ def test_files_edit_tokenizes_only_the_changed_passages(tmp_path: Path, monkeypa
         assert tokens.fingerprint() != live.manifest["tokenizer"]
     finally:
         tokens.configure(None)
+
+
+def test_files_hnsw_edit_updates_the_graph_in_place(tmp_path: Path) -> None:
+    from qa import store, tokens
+
+    emb = FakeEmbedder()
+    d = tmp_path / "index"
+    many = [
+        make_article(f"第{i}篇 工会新闻", f"第{i}篇文章的内容，职工{i}人参加活动。")
+        for i in range(40)
+    ]
+    corpus = [*ARTICLES, *many]
+    build(corpus, d, emb, index_type="hnsw", progress=False)
+    first = store.load(d, tokens.tokenize)
+    entries = first.dense.size
+    assert first.manifest["dense_retired"] == 0
+    edited = replace(ARTICLES[0], text=ARTICLES[0].text + "公寓还配有共享厨房。")
+    build([edited], d, emb, index_type="hnsw", progress=False)
+    live = store.load(d, tokens.tokenize)
+    changed = len([p for p in live.passages if p.article_id == edited.id])
+    # the edited article's old nodes are retired and its new ones inserted; nothing rebuilt
+    assert live.manifest["dense_retired"] == changed
+    assert live.dense.size == entries + changed
+    fresh = tmp_path / "fresh"
+    build([edited, *ARTICLES[1:], *many], fresh, emb, index_type="hnsw", progress=False)
+    s, exact = Searcher.open(d, emb), Searcher.open(fresh, emb)
+    for q in ("公寓共享厨房", "骑手公寓月租金", "第7篇文章职工", "群众满意率"):
+        got = [(h.passage.id, h.passage.text) for h in s.search(q, top_k=5, mode="dense")]
+        assert got == [
+            (h.passage.id, h.passage.text) for h in exact.search(q, top_k=5, mode="dense")
+        ]
+    # removing an article retires its nodes: they are never returned
+    build([], d, emb, index_type="hnsw", remove=[ARTICLES[1].id], progress=False)
+    hits = Searcher.open(d, emb).search("骑手公寓月租金", top_k=10, mode="dense")
+    assert ARTICLES[1].id not in {h.article.id for h in hits}
+    # past the compaction share the graph is built afresh
+    for i in range(6):
+        build(
+            [replace(a, text=a.text + f"补充{i}。") for a in many[:2]],
+            d,
+            emb,
+            index_type="hnsw",
+            progress=False,
+        )
+    assert store.load(d, tokens.tokenize).manifest["dense_retired"] < 4

@@ -22,6 +22,9 @@ from qa.stores.base import Change, Filters, Mode, Retrieved
 
 # Below this many allowed passages a filtered dense search is an exact dot product.
 EXACT_FILTER_LIMIT = 20_000
+# An edit updates the HNSW graph in place until retired nodes pass this share of live ones; then
+# the next write builds it afresh (compaction).
+COMPACT_ABOVE = 0.1
 
 
 class FilesView:
@@ -191,13 +194,50 @@ class FilesStore:
             if toks is None:
                 toks = self.tokenizer(f"{change.articles[p.article_id].title}\n{p.text}")
             token_lists.append(toks)
+        dense = self._updated_graph(change, kind)
+        if dense is None:
+            dense = DenseIndex.build(np.asarray(change.vectors, dtype=np.float32), kind=kind)
         index = store.Index(
             articles=dict(change.articles),
             passages=list(change.passages),
             hashes=list(change.hashes),
             vectors=np.asarray(change.vectors, dtype=np.float16),
-            dense=DenseIndex.build(np.asarray(change.vectors, dtype=np.float32), kind=kind),
+            dense=dense,
             lexical=LexicalIndex.build(token_lists, self.tokenizer),
             tokens=token_lists if fp else None,
         )
-        store.save(index, self.index_dir, {**change.manifest, "tokenizer": fp})
+        manifest = {**change.manifest, "tokenizer": fp, "dense_retired": dense.retired}
+        store.save(index, self.index_dir, manifest)
+
+    def _updated_graph(self, change: Change, kind: str) -> DenseIndex | None:
+        """The live HNSW graph with the change applied in place (unchanged passages keep their
+        nodes under their new row numbers, edited and removed ones are retired, new ones are
+        inserted), or None when a full build is due: another layout, a rebuild, or retired
+        nodes past ``COMPACT_ABOVE`` of the live ones."""
+        old = self._index
+        if (
+            old is None
+            or old.path is None
+            or change.rebuild
+            or not kind.startswith("hnsw")
+            or old.manifest.get("index_type") != kind
+        ):
+            return None
+        row_of = {
+            (p.id, h): i
+            for i, (p, h) in enumerate(zip(change.passages, change.hashes, strict=True))
+        }
+        dense = DenseIndex.read(old.path / "dense.faiss", kind)  # in memory: it will change
+        entries = dense.entry_ids()
+        mapped = np.full(len(entries), -1, dtype=np.int64)
+        for i, old_row in enumerate(entries):
+            if old_row >= 0:
+                key = (old.passages[int(old_row)].id, old.hashes[int(old_row)])
+                mapped[i] = row_of.get(key, -1)
+        retired = int(np.count_nonzero(mapped < 0))
+        if retired > COMPACT_ABOVE * max(1, len(change.passages)):
+            return None
+        fresh = np.setdiff1d(np.arange(len(change.passages)), mapped[mapped >= 0])
+        vectors = np.asarray(change.vectors, dtype=np.float32)[fresh]
+        dense.remap(mapped, vectors, fresh)
+        return dense
