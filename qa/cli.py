@@ -86,7 +86,7 @@ def cmd_index(args: argparse.Namespace) -> int:
 
     s = _settings(args)
     paths = args.paths or [str(s.corpus)]
-    result = ingest(paths, fmt=args.format)
+    result = ingest(paths, fmt=args.format, max_bytes=s.max_file_bytes)
     _report_skipped(result.skipped)
     if not result.articles and not args.prune:
         print("no articles to index; the existing index is untouched", file=sys.stderr)

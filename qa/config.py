@@ -87,7 +87,6 @@ class Settings:
     api_keys: tuple[str, ...] = field(default_factory=tuple)
     cors_origins: tuple[str, ...] = field(default_factory=tuple)
     max_body_bytes: int = 64 * 1024
-    max_question_chars: int = 2000
     max_file_bytes: int = 20 * 1024 * 1024
     # Seconds between checks for a newly written index (0 turns the watcher off).
     reload_seconds: float = 2.0
@@ -132,6 +131,7 @@ class Settings:
             api_keys=tuple(k for k in _env("API_KEYS", "").split(",") if k.strip()),
             cors_origins=tuple(o for o in _env("CORS_ORIGINS", "").split(",") if o.strip()),
             max_body_bytes=_int("MAX_BODY_BYTES", d.max_body_bytes),
+            max_file_bytes=_int("MAX_FILE_BYTES", d.max_file_bytes),
             reload_seconds=float(_env("RELOAD_SECONDS", str(d.reload_seconds))),
             reader=_env("READER", d.reader),
             reader_threshold=_float_or_none("READER_THRESHOLD"),
