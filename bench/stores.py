@@ -4,7 +4,7 @@ CMRC 2018 dev fused R@1 and MRR@10, seed questions compared at rank 1, search la
 indexing time on each. Vectors come from the same embedder; the Milvus index reuses nothing
 from the files one (it encodes its passages itself), so indexing times compare like for like.
 
-    python -m bench.stores            # writes bench/results/stores.json
+    python -m bench.stores [--scale 100000]   # writes bench/results/stores.json
 """
 
 from __future__ import annotations
@@ -51,7 +51,64 @@ def latency(searcher: Searcher, questions: list[str]) -> float:
     return round(statistics.median(times), 2)
 
 
+def scale(settings: Settings, emb, size: int, queries: list[str]) -> dict:  # noqa: ANN001
+    """The synthetic corpus of ``bench.run`` (CMRC articles repeated with variations) in both
+    stores: the files index built as `bench.run` builds it, then the same passages and vectors
+    written to milvus-lite; search p50 on both with the same questions."""
+    import numpy as np
+
+    from bench.synthetic import make_index
+    from qa import store as disk
+    from qa.stores.base import Change
+    from qa.stores.milvus import MilvusStore
+    from qa.tokens import tokenize
+
+    base = disk.load(ROOT / "embeddings" / "eval" / "cmrc2018_dev-m3e_small", tokenize)
+    d = WORK / f"syn-{size}"
+    t = time.perf_counter()
+    timings = make_index(
+        list(base.articles.values()),
+        list(base.passages),
+        np.asarray(base.vectors, dtype=np.float32),
+        size,
+        d,
+        emb.model_id,
+        "hnsw",
+    )
+    files_s = time.perf_counter() - t
+    syn = disk.load(d, tokenize, mmap=False)
+    n = len(syn.passages)
+    mv = MilvusStore(str(WORK / f"syn-{size}.db"), "qa_scale", emb.model_id, emb.dim)
+    t = time.perf_counter()
+    mv.write(
+        Change(
+            articles=dict(syn.articles),
+            passages=list(syn.passages),
+            hashes=list(syn.hashes),
+            vectors=np.asarray(syn.vectors, dtype=np.float32),
+            changed=set(syn.articles),
+            removed=set(),
+            manifest={},
+        )
+    )
+    milvus_s = time.perf_counter() - t
+    out = {"passages": n, "files_build_s": round(files_s, 1), "files_stages": timings}
+    out["milvus_write_s"] = round(milvus_s, 1)
+    out["milvus_passages_per_s"] = round(n / milvus_s, 1)
+    files = Searcher(syn, emb)
+    milvus = Searcher(mv, emb)
+    out["files_search_p50_ms"] = latency(files, queries)
+    out["milvus_search_p50_ms"] = latency(milvus, queries)
+    print("scale", out, flush=True)
+    return out
+
+
 def main() -> int:
+    import argparse
+
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--scale", type=int, default=0, help="also a synthetic corpus of this size")
+    args = ap.parse_args()
     settings = service.configure(Settings.from_env())
     emb = service.embedder(settings)
     shutil.rmtree(WORK, ignore_errors=True)
@@ -79,6 +136,8 @@ def main() -> int:
     same = sum(a == b for a, b in zip(tops["files"], tops["milvus"], strict=True))
     out["seed_rank1_identical"] = f"{same}/{len(seed_qs)}"
     print("seed questions, same passage at rank 1:", out["seed_rank1_identical"])
+    if args.scale:
+        out["scale"] = scale(settings, emb, args.scale, [q.question for q in questions[:200]])
     path = ROOT / "bench" / "results" / "stores.json"
     path.write_text(json.dumps(out, ensure_ascii=False, indent=2), "utf-8")
     print(f"written {path}")
