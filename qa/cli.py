@@ -7,6 +7,7 @@ import json
 import logging
 import os
 import sys
+from collections import Counter
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -178,11 +179,12 @@ def cmd_eval(args: argparse.Namespace) -> int:
     if bool(args.questions) == bool(args.squad):
         raise QAError("give a questions JSONL file or --squad FILE.json (one of them)")
     embedder = _embedder(s)
+    skipped: Counter[str] = Counter()
     if args.squad:
         path = Path(args.squad)
         if not path.exists():
             raise QAError(f"{path} not found")
-        articles, questions = evaluate.load_squad(path)
+        articles, questions = evaluate.load_squad(path, skipped)
         if args.split != "all":
             from qa.reader.data import heldout_split
 
@@ -209,11 +211,13 @@ def cmd_eval(args: argparse.Namespace) -> int:
         searcher = service.searcher(replace(s, store="files"), embedder, index_dir)
         name = path.name
     else:
-        questions = evaluate.load_questions(Path(args.questions))
+        questions = evaluate.load_questions(Path(args.questions), skipped)
         searcher = service.searcher(s, embedder)
         name = Path(args.questions).name
     if args.limit:
         questions = questions[: args.limit]
+    if not questions:
+        raise QAError(f"no usable questions to evaluate ({dict(skipped) or 'the file is empty'})")
     modes = [m.strip() for m in args.modes.split(",") if m.strip()]
     with tqdm(total=len(questions), desc="evaluating", unit="question", file=sys.stderr) as bar:
         result = evaluate.evaluate(searcher, questions, modes=modes, progress=bar.update)
@@ -226,6 +230,13 @@ def cmd_eval(args: argparse.Namespace) -> int:
             result["reader"] = evaluate.evaluate_answers(
                 searcher, answerer, questions, progress=bar.update
             )
+    result["skipped"] = dict(skipped)
+    if skipped:
+        print(
+            f"skipped {sum(skipped.values())} malformed items: "
+            + ", ".join(f"{k} {v}" for k, v in skipped.most_common()),
+            file=sys.stderr,
+        )
     if args.out:
         Path(args.out).write_text(
             json.dumps(result, ensure_ascii=False, indent=2), encoding="utf-8"

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import logging
 import time
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +20,7 @@ from qa.search import MODES, Searcher
 from qa.text import compact
 from qa.tokens import fold
 
+log = logging.getLogger(__name__)
 KS = (1, 3, 5, 10)
 
 
@@ -34,8 +37,12 @@ class Question:
         return [a for a in (self.answers or (self.answer,)) if a]
 
 
-def load_questions(path: Path) -> list[Question]:
-    """JSON lines of {"question", "article_title" or "article_id", "answer"}."""
+def load_questions(path: Path, skipped: Counter[str] | None = None) -> list[Question]:
+    """JSON lines of {"question", "article_title" or "article_id", "answer"}.
+
+    A malformed line (not JSON, no question, no article) is skipped and counted in ``skipped``
+    by reason; one bad line never ends an evaluation."""
+    skipped = Counter() if skipped is None else skipped
     out = []
     with path.open(encoding="utf-8") as f:
         for n, line in enumerate(f, 1):
@@ -43,41 +50,77 @@ def load_questions(path: Path) -> list[Question]:
                 continue
             try:
                 obj = json.loads(line)
-                out.append(
-                    Question(
-                        obj["question"],
-                        obj.get("answer", ""),
-                        obj.get("article_id"),
-                        obj.get("article_title"),
-                    )
+            except json.JSONDecodeError:
+                skipped["not JSON"] += 1
+                log.warning("%s:%d: not JSON, skipped", path, n)
+                continue
+            if not isinstance(obj, dict):
+                skipped["not an object"] += 1
+                continue
+            question = obj.get("question")
+            if not isinstance(question, str) or not question.strip():
+                skipped["empty question"] += 1
+                log.warning("%s:%d: empty question, skipped", path, n)
+                continue
+            if not (obj.get("article_id") or obj.get("article_title")):
+                skipped["no article"] += 1
+                log.warning("%s:%d: needs 'article_title' or 'article_id', skipped", path, n)
+                continue
+            out.append(
+                Question(
+                    question,
+                    str(obj.get("answer") or ""),
+                    obj.get("article_id"),
+                    obj.get("article_title"),
                 )
-            except (json.JSONDecodeError, KeyError, TypeError) as e:
-                raise QAError(f"{path}:{n}: not a question line ({e})") from None
-            if not (out[-1].article_id or out[-1].article_title):
-                raise QAError(f"{path}:{n}: needs 'article_title' or 'article_id'")
+            )
     return out
 
 
-def load_squad(path: Path) -> tuple[list[Article], list[Question]]:
+def load_squad(
+    path: Path, skipped: Counter[str] | None = None
+) -> tuple[list[Article], list[Question]]:
     """SQuAD-style JSON: each paragraph becomes one article (title from the data); its questions
-    are gold for that paragraph."""
-    data = json.loads(path.read_text(encoding="utf-8"))
+    are gold for that paragraph. Malformed items (empty question, no answer, an answer that is
+    not in its paragraph, a paragraph without text) are skipped and counted in ``skipped``."""
+    skipped = Counter() if skipped is None else skipped
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise QAError(f"{path}: not a readable SQuAD-style JSON file ({e})") from None
+    if not isinstance(data, dict) or not isinstance(data.get("data"), list):
+        raise QAError(f"{path}: no 'data' list; expected SQuAD-style JSON")
     articles: list[Article] = []
     questions: list[Question] = []
     for doc in data["data"]:
-        for para in doc["paragraphs"]:
+        for para in doc.get("paragraphs", []) if isinstance(doc, dict) else []:
+            context = para.get("context") if isinstance(para, dict) else None
+            qas = para.get("qas", []) if isinstance(para, dict) else []
+            if not isinstance(context, str) or not context.strip():
+                skipped["paragraph without text"] += 1 + len(qas)
+                continue
             aid = str(para.get("id") or f"{doc.get('id', 'doc')}-{len(articles)}")
             articles.append(
-                Article(
-                    id=aid, title=doc.get("title") or aid, text=para["context"], source=path.name
-                )
+                Article(id=aid, title=doc.get("title") or aid, text=context, source=path.name)
             )
-            for qa in para["qas"]:
-                answers = qa.get("answers") or [{"text": ""}]
-                texts = tuple(str(a.get("text", "")) for a in answers)
-                questions.append(
-                    Question(qa["question"], answers[0]["text"], article_id=aid, answers=texts)
+            folded = compact(fold(context))
+            for qa in qas:
+                question = qa.get("question") if isinstance(qa, dict) else None
+                if not isinstance(question, str) or not question.strip():
+                    skipped["empty question"] += 1
+                    continue
+                texts = tuple(
+                    str(a.get("text", ""))
+                    for a in qa.get("answers") or []
+                    if isinstance(a, dict) and str(a.get("text", "")).strip()
                 )
+                if not texts:
+                    skipped["no answer"] += 1
+                    continue
+                if not any(compact(fold(t)) in folded for t in texts):
+                    skipped["answer not in its paragraph"] += 1
+                    continue
+                questions.append(Question(question, texts[0], article_id=aid, answers=texts))
     return articles, questions
 
 
