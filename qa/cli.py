@@ -313,6 +313,19 @@ def cmd_serve(args: argparse.Namespace) -> int:
     searcher = _searcher(s)  # load before listening: a missing index fails here, clearly
     answerer = load_answerer(s, searcher)  # and so does a damaged reader
     workers = max(1, args.workers)
+    # one access line per request (qa.api.observe), on stderr
+    access = logging.getLogger("qa.access")
+    if not access.handlers:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(message)s"))
+        access.addHandler(handler)
+        access.setLevel(logging.INFO)
+        access.propagate = False
+    server_options = {
+        "timeout_keep_alive": int(s.keep_alive_seconds),
+        "timeout_graceful_shutdown": int(s.graceful_seconds),
+        "log_level": "warning",
+    }
     print(
         f"serving {searcher.stats()['articles']} articles on http://{args.host}:{args.port} "
         f"(answers: {answerer.method}, {workers} worker{'s' if workers > 1 else ''})",
@@ -331,14 +344,14 @@ def cmd_serve(args: argparse.Namespace) -> int:
             host=args.host,
             port=args.port,
             workers=workers,
-            log_level="warning",
+            **server_options,  # type: ignore[arg-type]
         )
         return 0
     uvicorn.run(
         create_app(s, searcher=searcher, answerer=answerer),
         host=args.host,
         port=args.port,
-        log_level="warning",
+        **server_options,  # type: ignore[arg-type]
     )
     return 0
 

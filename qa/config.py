@@ -104,6 +104,15 @@ class Settings:
     milvus_uri: str = str(ROOT / "embeddings" / "milvus.db")
     milvus_token: str = ""
     milvus_collection: str = "qa_passages"
+    # Limits (per API key, or per client address when keys are off): "20/s", "300/m", "" for none
+    rate_limit_search: str = ""
+    rate_limit_chat: str = ""
+    max_streams: int = 64  # answers streaming at once (503 past it)
+    queue_timeout: float = 10.0  # seconds a request may wait for a worker (503 past it)
+    # Connections: idle keep-alive, and how long SIGTERM waits for requests and streams to finish
+    keep_alive_seconds: float = 5.0
+    graceful_seconds: float = 20.0
+    log_format: str = "text"  # or "json": one JSON object per request
     public_url: str = ""
     link_secret: str = ""
     link_ttl_days: float = 30.0
@@ -139,6 +148,13 @@ class Settings:
             milvus_uri=_env("MILVUS_URI", d.milvus_uri),
             milvus_token=_env("MILVUS_TOKEN", ""),
             milvus_collection=_env("MILVUS_COLLECTION", d.milvus_collection),
+            rate_limit_search=_env("RATE_LIMIT_SEARCH", ""),
+            rate_limit_chat=_env("RATE_LIMIT_CHAT", ""),
+            max_streams=_int("MAX_STREAMS", d.max_streams),
+            queue_timeout=_positive("QUEUE_TIMEOUT", d.queue_timeout),
+            keep_alive_seconds=_positive("KEEP_ALIVE_SECONDS", d.keep_alive_seconds),
+            graceful_seconds=_positive("GRACEFUL_SECONDS", d.graceful_seconds),
+            log_format=_choice("LOG_FORMAT", d.log_format, ("text", "json")),
             public_url=_env("PUBLIC_URL", "").strip(),
             link_secret=_env("LINK_SECRET", ""),
             link_ttl_days=_positive("LINK_TTL_DAYS", d.link_ttl_days),

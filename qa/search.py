@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import time
 from collections import defaultdict
-from collections.abc import Hashable, Iterable, Sequence
+from collections.abc import Callable, Hashable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -93,6 +94,8 @@ class Searcher:
         if isinstance(store_, store.Index):  # a loaded folder index (tests, benchmarks)
             store_ = FilesStore(index_dir, tokenize, embedder.model_id, embedder.dim, index=store_)
         self.store: Store = store_
+        # called with (stage, seconds) for encode, retrieve and fusion (the service's metrics)
+        self.on_stage: Callable[[str, float], None] | None = None
         self.fusion = fusion
         self.embedder = embedder
         self.dense_weight = dense_weight
@@ -158,10 +161,13 @@ class Searcher:
         if mode not in MODES:
             raise BadRequest(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
         view = self.store.snapshot()  # one version for the whole request
+        t0 = time.perf_counter()
         qv = None
         if mode != "lexical":
             qv = self.encode_query(query) if query_vector is None else query_vector
+        t1 = time.perf_counter()
         r = view.retrieve(query, qv, max(candidates, top_k), Filters.of(sources, article_ids), mode)
+        t2 = time.perf_counter()
         if r.empty:
             return []
 
@@ -203,4 +209,9 @@ class Searcher:
                     lexical_rank=lexical_rank.get(key),
                 )
             )
+        if self.on_stage is not None:
+            if query_vector is None and qv is not None:
+                self.on_stage("encode", t1 - t0)
+            self.on_stage("retrieve", t2 - t1)
+            self.on_stage("fusion", time.perf_counter() - t2)
         return hits

@@ -23,6 +23,9 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from qa import answer as answering
 from qa.api import openai, pages, rest
+from qa.api.deps import check_key
+from qa.api.limits import Streams, TokenBuckets, parse_rate
+from qa.api.observe import Metrics, Observe
 from qa.config import ROOT, Settings
 from qa.errors import IndexError_, NotFound, QAError
 from qa.search import Searcher
@@ -128,6 +131,25 @@ def create_app(
     # Requests run in up to eight worker threads; their query encodings are batched together
     # (qa.batching), so the encoder, not the thread count, bounds the CPU in use.
     app.state.limiter = anyio.CapacityLimiter(8)
+    app.state.metrics = metrics = Metrics()
+    rates = {"search": settings.rate_limit_search, "chat": settings.rate_limit_chat}
+    app.state.limits = {}
+    for name, raw in rates.items():
+        try:
+            rate = parse_rate(raw)
+        except ValueError as e:
+            raise QAError(f"QA_RATE_LIMIT_{name.upper()}: {e}") from None
+        app.state.limits[name] = TokenBuckets(rate) if rate else None
+    app.state.streams = Streams(settings.max_streams)
+
+    def watch(searcher: Searcher | None) -> None:
+        if searcher is not None:
+            searcher.on_stage = metrics.stage
+            if app.state.answerer is not None and hasattr(app.state.answerer, "on_stage"):
+                app.state.answerer.on_stage = metrics.stage
+            metrics.index(searcher)
+
+    watch(searcher)
 
     @app.on_event("startup")
     async def _load() -> None:
@@ -135,6 +157,7 @@ def create_app(
             app.state.searcher = await anyio.to_thread.run_sync(loader)
         if app.state.answerer is None and app.state.searcher is not None:
             app.state.answerer = load_answerer(settings, app.state.searcher)
+        watch(app.state.searcher)
         if settings.reload_seconds > 0:
             app.state.watcher = asyncio.get_running_loop().create_task(_watch())
 
@@ -147,7 +170,9 @@ def create_app(
             if searcher is None:
                 continue
             try:
-                await anyio.to_thread.run_sync(searcher.reload)
+                if await anyio.to_thread.run_sync(searcher.reload):
+                    metrics.reloads.inc()
+                    metrics.index(searcher)
             except QAError as e:  # a broken new index: keep serving the old one
                 log.warning("not reloading the index: %s", e)
 
@@ -166,6 +191,7 @@ def create_app(
         )
 
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(Observe, metrics=metrics, json_lines=settings.log_format == "json")
 
     @app.exception_handler(QAError)
     async def domain_error(request: Request, exc: QAError) -> JSONResponse:
@@ -193,6 +219,16 @@ def create_app(
         detail = "; ".join(parts) or "invalid request"
         extra = {"errors": json.loads(json.dumps(errors, default=str))}
         return JSONResponse(error_body(request, 422, detail, extra), status_code=422)
+
+    @app.get("/metrics", include_in_schema=False)
+    async def prometheus(request: Request) -> Any:
+        """Prometheus text format; behind the API key when keys are set."""
+        from fastapi.responses import Response
+        from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+        if settings.api_keys:
+            check_key(request, settings.api_keys)
+        return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
     app.include_router(rest.router)
     app.include_router(openai.router)

@@ -67,5 +67,17 @@ LinksDep = Annotated[Links, Depends(get_links)]
 
 
 async def run_blocking(request: Request, fn: Callable[..., Any], *args: Any) -> Any:
-    """Run search or reading in a worker thread (encoding must not block the event loop)."""
-    return await anyio.to_thread.run_sync(fn, *args, limiter=request.app.state.limiter)
+    """Run search or reading in a worker thread (encoding must not block the event loop). A
+    request that cannot get a worker within ``QA_QUEUE_TIMEOUT`` gets 503 with Retry-After."""
+    limiter: anyio.CapacityLimiter = request.app.state.limiter
+    with anyio.move_on_after(request.app.state.settings.queue_timeout) as waiting:
+        await limiter.acquire()
+    if waiting.cancelled_caught:
+        request.app.state.metrics.limited.labels("queue").inc()
+        raise HTTPException(
+            503, "the service is saturated; retry in a moment", headers={"Retry-After": "2"}
+        )
+    try:
+        return await anyio.to_thread.run_sync(fn, *args)
+    finally:
+        limiter.release()

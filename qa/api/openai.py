@@ -23,6 +23,7 @@ from fastapi.responses import StreamingResponse
 
 from qa import answer as answering
 from qa.api.deps import LinksDep, SearcherDep, require_key
+from qa.api.limits import limit_chat
 from qa.api.rest import answer, pieces, sse
 from qa.api.schemas import CompletionRequest, to_messages
 from qa.errors import QAError
@@ -114,7 +115,7 @@ async def models() -> dict[str, Any]:
     }
 
 
-@router.post("/chat/completions")
+@router.post("/chat/completions", dependencies=[Depends(limit_chat)])
 async def completions(
     req: CompletionRequest, request: Request, searcher: SearcherDep, links: LinksDep
 ) -> Any:
@@ -166,8 +167,15 @@ async def completions(
         }
 
     include_usage = bool(req.stream_options and req.stream_options.include_usage)
+    streams = request.app.state.streams
+    streams.check()
 
     async def events() -> AsyncIterator[str]:
+        with streams.held():
+            async for line in stream():
+                yield line
+
+    async def stream() -> AsyncIterator[str]:
         yield sse(chunk({"role": "assistant", "content": ""}))
         try:
             ans = await answer(request, searcher, msgs, req.top_k)

@@ -13,6 +13,7 @@ from fastapi.responses import JSONResponse, StreamingResponse
 
 from qa import answer as answering
 from qa.api.deps import LinksDep, SearcherDep, check_key, require_key, run_blocking
+from qa.api.limits import limit_chat, limit_search
 from qa.api.schemas import ChatRequest, SearchRequest, to_messages
 from qa.errors import QAError
 from qa.models import Answer
@@ -51,9 +52,11 @@ async def answer(
     request: Request, searcher: Searcher, msgs: list[answering.Message], top_k: int
 ) -> Answer:
     """The answer to the conversation's last question, read in a worker thread."""
-    return await run_blocking(
+    ans: Answer = await run_blocking(
         request, answering.answer_messages, searcher, msgs, top_k, request.app.state.answerer
     )
+    request.app.state.metrics.answers.labels(str(ans.found).lower()).inc()
+    return ans
 
 
 @router.get("/healthz")
@@ -66,7 +69,7 @@ async def healthz(request: Request) -> dict[str, Any]:
     return {"status": "ok", **s.stats()}
 
 
-@router.post("/api/search", dependencies=guarded)
+@router.post("/api/search", dependencies=[*guarded, Depends(limit_search)])
 async def search(
     req: SearchRequest, request: Request, searcher: SearcherDep, links: LinksDep
 ) -> JSONResponse:
@@ -83,22 +86,26 @@ async def search(
     return JSONResponse({"query": req.query, "results": results})
 
 
-@router.post("/api/chat", dependencies=guarded)
+@router.post("/api/chat", dependencies=[*guarded, Depends(limit_chat)])
 async def chat(req: ChatRequest, request: Request, searcher: SearcherDep, links: LinksDep) -> Any:
     """A cited extractive answer to the last user message; `stream: true` sends SSE events."""
     msgs = to_messages(req.messages)
     if not req.stream:
         return (await answer(request, searcher, msgs, req.top_k)).to_dict(links.for_hit)
 
+    streams = request.app.state.streams
+    streams.check()
+
     async def events() -> AsyncIterator[str]:
-        try:
-            ans = await answer(request, searcher, msgs, req.top_k)
-        except QAError as e:
-            yield sse({"type": "error", "message": str(e)})
-            return
-        for piece in pieces(ans.text):
-            yield sse({"type": "delta", "text": piece})
-        yield sse({"type": "done", **ans.to_dict(links.for_hit)})
+        with streams.held():
+            try:
+                ans = await answer(request, searcher, msgs, req.top_k)
+            except QAError as e:
+                yield sse({"type": "error", "message": str(e)})
+                return
+            for piece in pieces(ans.text):
+                yield sse({"type": "delta", "text": piece})
+            yield sse({"type": "done", **ans.to_dict(links.for_hit)})
 
     return StreamingResponse(
         events(), media_type="text/event-stream", headers={"Cache-Control": "no-cache"}

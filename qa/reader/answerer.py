@@ -16,7 +16,8 @@ point into the source text and the answer keeps the source's characters.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -91,6 +92,7 @@ class ReaderAnswerer:
     def __init__(self, reader: Reader, threshold: float | None = None) -> None:
         self.reader = reader
         self.threshold = reader.threshold if threshold is None else threshold
+        self.on_stage: Callable[[str, float], None] | None = None  # the service's metrics
 
     def read(self, question: str, hits: Sequence[Hit]) -> list[Candidate]:
         """The candidate sentences with the reader's readings, most probable first."""
@@ -98,6 +100,7 @@ class ReaderAnswerer:
         if not cands:
             return []
         folded = simplified_aligned(question)
+        started = time.perf_counter()
         for c, r in zip(
             cands,
             self.reader.read(
@@ -108,6 +111,8 @@ class ReaderAnswerer:
             strict=True,
         ):
             c.reading = r
+        if self.on_stage is not None:
+            self.on_stage("reader", time.perf_counter() - started)
         # The reader's probability decides; the cheap prior (shared words, answer type, passage
         # rank) breaks near-ties, which are common at the low probabilities news sentences get.
         cands.sort(key=lambda c: -(c.probability + PRIOR_WEIGHT * c.prior))
