@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import math
 import os
 import threading
@@ -166,7 +167,11 @@ class DenseIndex:
                 faiss.omp_set_num_threads(threads)
 
     def save(self, path: Path) -> None:
-        faiss.write_index(self.index, str(path))
+        try:
+            faiss.write_index(self.index, str(path))
+        except RuntimeError as e:  # faiss reports a failed write as RuntimeError
+            full = "space" in str(e).lower()
+            raise OSError(errno.ENOSPC if full else errno.EIO, f"writing {path}: {e}") from None
 
     @classmethod
     def read(cls, path: Path, kind: str) -> DenseIndex:

@@ -17,6 +17,7 @@ every JSON line up front took twenty).
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import mmap
@@ -235,11 +236,46 @@ def current_version(index_dir: Path) -> Path | None:
     return index_dir / name if name else None
 
 
+def _disk_error(e: OSError, index_dir: Path, tmp: Path) -> IndexError_:
+    """A failed write as one clear error: which disk, what happened, what to free."""
+    live = current_version(index_dir)
+    kept = f"the live version {live.name} is untouched" if live else "no index was live"
+    try:
+        usage = shutil.disk_usage(index_dir)
+        free = f"{usage.free / 2**20:,.0f} MB free of {usage.total / 2**20:,.0f} MB"
+    except OSError:
+        free = "free space unknown"
+    if e.errno in (errno.ENOSPC, errno.EDQUOT):
+        what = (
+            f"no space left on the disk holding {index_dir} ({free}); free space there "
+            "(old files, or remove older index versions) or set QA_INDEX_DIR to another disk"
+        )
+    elif e.errno == errno.EIO:
+        what = f"an I/O error on the disk holding {index_dir} ({free}); check the disk"
+    else:
+        what = f"{e.strerror or e} on {index_dir} ({free})"
+    return IndexError_(f"writing the new index version failed: {what}; {kept}")
+
+
 def save(index: Index, index_dir: Path, manifest: dict[str, Any], keep: int = 2) -> Path:
-    """Write a new version beside the live one and swap it in; returns the version folder."""
+    """Write a new version beside the live one and swap it in; returns the version folder.
+
+    A failure at any step (a full disk, an I/O error) leaves the live version as it was and the
+    half-written one is removed at once (or by the next run, if removing fails too)."""
     index_dir.mkdir(parents=True, exist_ok=True)
     name = f"v-{time.strftime('%Y%m%dT%H%M%S')}-{secrets.token_hex(3)}"
     tmp = index_dir / f".tmp-{name}"
+    try:
+        return _save(index, index_dir, manifest, keep, name, tmp)
+    except OSError as e:
+        shutil.rmtree(tmp, ignore_errors=True)
+        (index_dir / f".{CURRENT}.{name}").unlink(missing_ok=True)
+        raise _disk_error(e, index_dir, tmp) from None
+
+
+def _save(
+    index: Index, index_dir: Path, manifest: dict[str, Any], keep: int, name: str, tmp: Path
+) -> Path:
     tmp.mkdir()
     passage_article, ids, article_source = index._columns()
     article_rows = _write_jsonl(tmp / "articles.jsonl", (index.articles[a].to_dict() for a in ids))
@@ -407,7 +443,10 @@ def load(
             f"{version / 'manifest.json'}: index has dimension {manifest.get('dim')}, the model gives {dim}; "
             "re-index with `qa index --rebuild`"
         )
-    verify(version, manifest)
+    try:
+        verify(version, manifest)
+    except OSError as e:
+        raise IndexError_(f"{version}: cannot read the index ({e}); check the disk") from None
     try:
         articles, passages, hashes, columns = _tables(version)
         vectors = np.load(version / "vectors.npy", mmap_mode="r" if mmap else None)
