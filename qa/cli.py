@@ -303,8 +303,21 @@ def cmd_ask(args: argparse.Namespace) -> int:
     return 0 if ans.found else 3
 
 
-def cmd_serve(args: argparse.Namespace) -> int:
+def run_server(app: Any, **options: Any) -> None:
+    """uvicorn, with SIGTERM ending in exit status 0 once in-flight requests and streams are done
+    (uvicorn shuts down gracefully, then re-raises the signal to the handler it found: this one)."""
+    import signal
+
     import uvicorn
+
+    def stop(signum: int, frame: Any) -> None:
+        raise SystemExit(0)
+
+    signal.signal(signal.SIGTERM, stop)
+    uvicorn.run(app, **options)
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
 
     from qa.api import create_app
     from qa.reader.answerer import load_answerer
@@ -338,7 +351,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         os.environ["QA_INDEX_DIR"] = str(s.index_dir)
         os.environ["QA_EMBEDDING_MODEL"] = s.model
         del searcher, answerer
-        uvicorn.run(
+        run_server(
             "qa.api:app_from_env",
             factory=True,
             host=args.host,
@@ -347,7 +360,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
             **server_options,  # type: ignore[arg-type]
         )
         return 0
-    uvicorn.run(
+    run_server(
         create_app(s, searcher=searcher, answerer=answerer),
         host=args.host,
         port=args.port,
