@@ -334,7 +334,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
         access.addHandler(handler)
         access.setLevel(logging.INFO)
         access.propagate = False
+    from qa.api.protocol import TimedH11Protocol
+
     server_options = {
+        "http": TimedH11Protocol,
         "timeout_keep_alive": int(s.keep_alive_seconds),
         "timeout_graceful_shutdown": int(s.graceful_seconds),
         "log_level": "warning",

@@ -111,6 +111,8 @@ class Settings:
     queue_timeout: float = 10.0  # seconds a request may wait for a worker (503 past it)
     # Connections: idle keep-alive, and how long SIGTERM waits for requests and streams to finish
     keep_alive_seconds: float = 5.0
+    header_timeout: float = 10.0  # seconds to send the request headers
+    body_timeout: float = 30.0  # seconds to send the body once the headers are in
     graceful_seconds: float = 20.0
     log_format: str = "text"  # or "json": one JSON object per request
     public_url: str = ""
@@ -153,6 +155,8 @@ class Settings:
             max_streams=_int("MAX_STREAMS", d.max_streams),
             queue_timeout=_positive("QUEUE_TIMEOUT", d.queue_timeout),
             keep_alive_seconds=_positive("KEEP_ALIVE_SECONDS", d.keep_alive_seconds),
+            header_timeout=_positive("HEADER_TIMEOUT", d.header_timeout),
+            body_timeout=_positive("BODY_TIMEOUT", d.body_timeout),
             graceful_seconds=_positive("GRACEFUL_SECONDS", d.graceful_seconds),
             log_format=_choice("LOG_FORMAT", d.log_format, ("text", "json")),
             public_url=_env("PUBLIC_URL", "").strip(),
