@@ -1,0 +1,177 @@
+"""Soak and limits, against a real `qa serve` on the seed index (bench/results/soak.json).
+
+1. Soak: concurrency 16 for ``--seconds`` mixing search, chat, streamed chat and clients that
+   disconnect mid-stream; errors other than intended 429s, p99 by kind, RSS at start and end.
+2. Limits: with a chat limit of 5/s, key k1 sends as fast as it can while key k2 asks at a
+   normal pace; k1 gets 429s, k2's p50 stays near its unloaded p50.
+
+    python -m bench.soak [--seconds 600]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from bench.run import pct
+from qa.config import ROOT, Settings
+from qa.evaluate import load_questions
+
+OUT = ROOT / "bench" / "results" / "soak.json"
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def start(env: dict[str, str]) -> tuple[subprocess.Popen, str]:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "qa.cli", "serve", "--port", str(port)],
+        env={**os.environ, **env},
+        cwd=ROOT,
+        stderr=subprocess.DEVNULL,
+    )
+    base = f"http://127.0.0.1:{port}"
+    for _ in range(1200):
+        try:
+            if httpx.get(f"{base}/healthz", timeout=1).json().get("status") == "ok":
+                return proc, base
+        except (httpx.HTTPError, ValueError):
+            time.sleep(0.2)
+    proc.kill()
+    raise RuntimeError("qa serve did not start")
+
+
+async def soak(base: str, questions: list[str], seconds: float) -> dict[str, Any]:
+    lat: dict[str, list[float]] = {"search": [], "chat": [], "stream": [], "disconnect": []}
+    statuses: dict[str, int] = {}
+    deadline = time.perf_counter() + seconds
+    headers = {"Authorization": "Bearer soak"}
+    async with httpx.AsyncClient(timeout=60, headers=headers) as client:
+
+        async def one(k: int) -> None:
+            rng = random.Random(k)
+            while time.perf_counter() < deadline:
+                q = rng.choice(questions)
+                kind = rng.choice(["search", "search", "chat", "stream", "disconnect"])
+                t = time.perf_counter()
+                try:
+                    if kind == "search":
+                        r = await client.post(f"{base}/api/search", json={"query": q})
+                        code = r.status_code
+                    elif kind == "chat":
+                        r = await client.post(
+                            f"{base}/api/chat", json={"messages": [{"role": "user", "content": q}]}
+                        )
+                        code = r.status_code
+                    else:
+                        body = {"messages": [{"role": "user", "content": q}], "stream": True}
+                        async with client.stream(
+                            "POST", f"{base}/v1/chat/completions", json=body
+                        ) as r:
+                            code = r.status_code
+                            async for line in r.aiter_lines():
+                                if kind == "disconnect" and line.startswith("data: "):
+                                    break  # leave mid-stream
+                except httpx.HTTPError:
+                    code = 0
+                lat[kind].append(time.perf_counter() - t)
+                statuses[str(code)] = statuses.get(str(code), 0) + 1
+
+        await asyncio.gather(*(one(k) for k in range(16)))
+    return {"statuses": statuses, "latency": {k: pct(v) for k, v in lat.items() if v}}
+
+
+async def limits(base: str, questions: list[str], seconds: float) -> dict[str, Any]:
+    body = {"messages": [{"role": "user", "content": questions[0]}]}
+
+    async def paced(client: httpx.AsyncClient, until: float) -> list[float]:
+        out = []
+        while time.perf_counter() < until:
+            t = time.perf_counter()
+            r = await client.post(f"{base}/api/chat", json=body)
+            if r.status_code == 200:
+                out.append(time.perf_counter() - t)
+            await asyncio.sleep(0.5)
+        return out
+
+    async with (
+        httpx.AsyncClient(timeout=60, headers={"Authorization": "Bearer k2"}) as k2,
+        httpx.AsyncClient(timeout=60, headers={"Authorization": "Bearer k1"}) as k1,
+    ):
+        alone = await paced(k2, time.perf_counter() + seconds / 2)
+        codes: dict[str, int] = {}
+        until = time.perf_counter() + seconds / 2
+
+        async def flood() -> None:
+            while time.perf_counter() < until:
+                r = await k1.post(f"{base}/api/chat", json=body)
+                codes[str(r.status_code)] = codes.get(str(r.status_code), 0) + 1
+
+        loaded, *_ = await asyncio.gather(paced(k2, until), *(flood() for _ in range(4)))
+    a, b = pct(alone)["p50"], pct(loaded)["p50"]
+    return {
+        "k1_statuses": codes,
+        "k2_p50_alone_ms": round(a * 1000, 1),
+        "k2_p50_while_k1_floods_ms": round(b * 1000, 1),
+        "k2_p50_ratio": round(b / a, 2),
+    }
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--seconds", type=float, default=600)
+    ap.add_argument("--limit-seconds", type=float, default=40)
+    args = ap.parse_args()
+    settings = Settings.from_env()
+    questions = [
+        q.question for q in load_questions(ROOT / "tests" / "data" / "seed_questions.jsonl")
+    ]
+    out: dict[str, Any] = {"index": str(settings.index_dir)}
+    proc, base = start({"QA_API_KEYS": "soak,k1,k2", "QA_RATE_LIMIT_CHAT": "5/s"})
+    try:
+        httpx.post(
+            f"{base}/api/search",
+            json={"query": questions[0]},
+            headers={"Authorization": "Bearer soak"},
+            timeout=60,
+        )
+        before = rss_mb(proc.pid)
+        out["soak"] = asyncio.run(soak(base, questions, args.seconds))
+        after = rss_mb(proc.pid)
+        out["soak"] |= {
+            "seconds": args.seconds,
+            "rss_mb_start": round(before, 1),
+            "rss_mb_end": round(after, 1),
+            "rss_growth": round(after / before - 1, 3),
+        }
+        print(json.dumps(out["soak"]), flush=True)
+        out["limits"] = asyncio.run(limits(base, questions, args.limit_seconds))
+        print(json.dumps(out["limits"]), flush=True)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+    OUT.write_text(json.dumps(out, ensure_ascii=False, indent=2), "utf-8")
+    print(f"written {OUT}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
