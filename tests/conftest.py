@@ -159,12 +159,29 @@ def seed_answerer(seed_searcher: Searcher):
     return answerer
 
 
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_healthy(base: str, attempts: int = 300) -> bool:
+    """Poll ``/healthz`` of a server starting in another process until it answers 200."""
+    import httpx
+
+    for _ in range(attempts):
+        try:
+            if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                return True
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    return False
+
+
 @contextlib.contextmanager
 def serve(app) -> Iterator[str]:
     """Run an app with uvicorn on a free 127.0.0.1 port in a thread; yields its base URL."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

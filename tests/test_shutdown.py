@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -14,6 +13,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from conftest import free_port, wait_healthy
 
 HERE = Path(__file__).parent
 SERVER = """
@@ -41,12 +41,6 @@ run_server(app, host="127.0.0.1", port={port}, log_level="warning", timeout_grac
 """
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
 def test_sigterm_lets_twenty_streams_finish(tmp_path: Path) -> None:
     port = free_port()
@@ -54,13 +48,7 @@ def test_sigterm_lets_twenty_streams_finish(tmp_path: Path) -> None:
     proc = subprocess.Popen([sys.executable, "-c", code], stderr=subprocess.PIPE, text=True)
     base = f"http://127.0.0.1:{port}"
     try:
-        for _ in range(300):
-            try:
-                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.1)
-        else:
+        if not wait_healthy(base):
             pytest.fail(f"server did not start: {proc.stderr.read() if proc.stderr else ''}")
         results: list[list[str]] = [[] for _ in range(20)]
         started = threading.Barrier(21, timeout=30)

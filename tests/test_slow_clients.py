@@ -13,6 +13,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from conftest import free_port, wait_healthy
 
 HERE = Path(__file__).parent
 SERVER = """
@@ -34,12 +35,6 @@ app = create_app(Settings(reload_seconds=0), searcher=Searcher.open(Path({index!
                  answerer=ReaderAnswerer(FakeReader()))
 run_server(app, host="127.0.0.1", port={port}, log_level="warning", http=TimedH11Protocol)
 """
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def closed_after(sock: socket.socket, limit: float) -> float | None:
@@ -64,12 +59,7 @@ def test_slow_headers_and_bodies_are_dropped(tmp_path: Path) -> None:
     proc = subprocess.Popen([sys.executable, "-c", code], env=env)
     base = f"http://127.0.0.1:{port}"
     try:
-        for _ in range(300):
-            try:
-                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.1)
+        assert wait_healthy(base), "server did not start"
         idle = socket.create_connection(("127.0.0.1", port))  # connects, sends nothing
         trickle = socket.create_connection(("127.0.0.1", port))
         stop = threading.Event()
