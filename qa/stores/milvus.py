@@ -157,21 +157,9 @@ class MilvusView:
         ids = [str(k) for k in keys]
         if not ids:
             return []
-        rows = s.client.query(
-            s.passages,
-            filter=f"pid in {_quote(ids)}",
-            output_fields=["pid", "article_id", "ordinal", "text", "start", "end"],
-        )
-        by_id = {r["pid"]: r for r in rows}
-        articles = s.get_articles({r["article_id"] for r in rows})
-        out = []
-        for pid in ids:
-            r = by_id[pid]
-            p = Passage(
-                pid, r["article_id"], int(r["ordinal"]), r["text"], int(r["start"]), int(r["end"])
-            )
-            out.append((p, articles[p.article_id]))
-        return out
+        by_id = {p.id: p for p in s.query_passages(f"pid in {_quote(ids)}")}
+        articles = s.get_articles({p.article_id for p in by_id.values()})
+        return [(by_id[pid], articles[by_id[pid].article_id]) for pid in ids]
 
 
 class MilvusStore:
@@ -391,14 +379,14 @@ class MilvusStore:
         rows = list(self._iterate(self.articles_name, fields, f'article_id != "{META}"'))
         return self._join(rows)
 
-    @_guarded
-    def passages_of(self, article_id: str) -> list[Passage]:
+    def query_passages(self, expr: str) -> list[Passage]:
+        """The passages matching a Milvus expression, as Passages."""
         rows = self.client.query(
             self.passages,
-            filter=f"article_id == {json.dumps(article_id, ensure_ascii=False)}",
+            filter=expr,
             output_fields=["pid", "article_id", "ordinal", "text", "start", "end"],
         )
-        ps = [
+        return [
             Passage(
                 r["pid"],
                 r["article_id"],
@@ -409,7 +397,11 @@ class MilvusStore:
             )
             for r in rows
         ]
-        return sorted(ps, key=lambda p: p.ordinal)
+
+    @_guarded
+    def passages_of(self, article_id: str) -> list[Passage]:
+        expr = f"article_id == {json.dumps(article_id, ensure_ascii=False)}"
+        return sorted(self.query_passages(expr), key=lambda p: p.ordinal)
 
     @_guarded
     def cached_vectors(self, hashes: Sequence[str]) -> dict[str, np.ndarray]:
