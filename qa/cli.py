@@ -280,6 +280,9 @@ def cmd_train_reader(args: argparse.Namespace) -> int:
         resume=args.resume,
         max_examples=args.max_examples,
         context=not args.no_context,
+        init_from=Path(args.init_from) if args.init_from else None,
+        lr=args.lr,
+        head_lr=args.head_lr,
     )
     if cfg.budget_minutes <= 0 or cfg.epochs <= 0:
         raise QAError("--budget-minutes and --epochs must be positive")
@@ -486,6 +489,8 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--epochs", type=float, default=3.0)
     tr.add_argument("--budget-minutes", type=float, default=85.0, help="whole run, export included")
     tr.add_argument("--batch-size", type=int, default=32)
+    tr.add_argument("--lr", type=float, default=1.5e-4, help="encoder learning rate")
+    tr.add_argument("--head-lr", type=float, default=1e-3, help="answer and span heads")
     tr.add_argument("--seed", type=int, default=13)
     tr.add_argument("--threads", type=int, default=2)
     tr.add_argument("--resume", action="store_true", help="continue from the last checkpoint")
@@ -494,6 +499,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--no-context",
         action="store_true",
         help="read each sentence alone (without its title and the text before it)",
+    )
+    tr.add_argument(
+        "--init-from",
+        default="",
+        help="start from an exported reader bundle's weights (a second stage) instead of m3e-small",
     )
     tr.set_defaults(func=cmd_train_reader)
     return p

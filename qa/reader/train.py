@@ -15,6 +15,7 @@ import math
 import os
 import platform
 import random
+import re
 import shutil
 import time
 from collections.abc import Sequence
@@ -63,6 +64,8 @@ class TrainConfig:
     # tokens a pair is cut to; read each sentence with its title and left context (``left_context``)
     max_length: int = 160
     context: bool = True
+    # start from an exported bundle's weights (a second stage) instead of m3e-small's
+    init_from: Path | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -90,6 +93,66 @@ class ReaderNet(_torch().nn.Module):  # type: ignore[misc]
         has = self.answer(h[:, 0]).squeeze(-1)
         start, end = self.span(h).unbind(-1)
         return has, start, end
+
+
+def bundle_weights(bundle: Path) -> dict[str, Any]:
+    """The parameters of an exported reader, read back from its ONNX graph as a state dict.
+
+    A second training stage starts from them (``--init-from``). int8 weights are dequantized;
+    a Linear layer's weight is found through the bias its product is added to, since the
+    exporter leaves matrix multiplications' weights unnamed.
+    """
+    torch = _torch()
+    import onnx
+    from onnx import numpy_helper
+
+    graph_file = next(
+        (bundle / n for n in ("reader.onnx", "reader.int8.onnx") if (bundle / n).is_file()), None
+    )
+    if graph_file is None:
+        raise SystemExit(f"--init-from {bundle}: no reader.onnx or reader.int8.onnx there")
+    g = onnx.load(str(graph_file)).graph
+    arrays = {i.name: numpy_helper.to_array(i) for i in g.initializer}
+
+    def value(name: str) -> np.ndarray:
+        if name in arrays and not name.endswith("_quantized"):
+            return arrays[name].astype(np.float32)
+        base = name.removesuffix("_quantized")
+        q = arrays[f"{base}_quantized"].astype(np.float32)
+        return (q - arrays[f"{base}_zero_point"].astype(np.float32)) * arrays[f"{base}_scale"]
+
+    consumers: dict[str, list[Any]] = {}
+    for node in g.node:
+        for name in node.input:
+            consumers.setdefault(name, []).append(node)
+    state: dict[str, Any] = {}
+    for name in arrays:
+        if name.endswith(("_scale", "_zero_point")) or name.startswith("onnx::"):
+            continue
+        key = name.removesuffix("_quantized")
+        if re.fullmatch(r"[\w.]+\.(weight|bias)", key):
+            state[key] = torch.from_numpy(value(name).copy())
+    for node in g.node:
+        if node.op_type not in ("MatMul", "MatMulInteger"):
+            continue
+        weight = next((n for n in node.input if n in arrays), None)
+        if weight is None:
+            continue
+        # follow the product forward (Cast, Mul by the scales) to the Add of its bias
+        frontier, bias = list(node.output), None
+        for _ in range(4):
+            nxt = [c for o in frontier for c in consumers.get(o, [])]
+            bias = next(
+                (i for c in nxt if c.op_type == "Add" for i in c.input if i.endswith(".bias")),
+                None,
+            )
+            if bias or not nxt:
+                break
+            frontier = [o for c in nxt for o in c.output]
+        if bias is None:
+            raise SystemExit(f"--init-from {graph_file}: cannot place weight {weight}")
+        state[bias.removesuffix(".bias") + ".weight"] = torch.from_numpy(value(weight).T.copy())
+    return state
 
 
 @dataclass
@@ -235,6 +298,12 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
     lengths = feats.batch.attention_mask.sum(1)
 
     net = ReaderNet(AutoModel.from_pretrained(base))
+    if cfg.init_from is not None:
+        missing, unexpected = net.load_state_dict(bundle_weights(cfg.init_from), strict=False)
+        missing = [k for k in missing if "pooler" not in k and not k.endswith("position_ids")]
+        if missing or unexpected:
+            raise SystemExit(f"--init-from {cfg.init_from}: missing {missing}, extra {unexpected}")
+        print(f"starting from the weights of {cfg.init_from}", flush=True)
     head = [p for n, p in net.named_parameters() if not n.startswith("encoder.")]
     body = [p for n, p in net.named_parameters() if n.startswith("encoder.")]
     optim = torch.optim.AdamW(
