@@ -32,6 +32,7 @@ test: setup
 
 eval: index
 	$(QA) eval tests/data/seed_questions.jsonl --answers
+	$(QA) eval tests/data/cross_lingual.jsonl --answers
 
 # Never part of run or test: about 85 minutes on two cores; writes embeddings/reader/
 train-reader: setup

@@ -235,27 +235,43 @@ def _md_escape(text: str) -> str:
     return re.sub(r"([\\`*_\[\]<>])", r"\\\1", text)
 
 
-def _source_line(n: int, hit: Hit, link: Callable[[Hit], str] | None = None) -> str:
+# The framing of the source lists, in Chinese and (for questions in any other language) English.
+LABELS = {
+    "zh": {"sources": "来源", "related": "相关段落"},
+    "en": {"sources": "Sources", "related": "Related passages"},
+}
+
+
+def _source_line(
+    n: int, hit: Hit, link: Callable[[Hit], str] | None = None, lang: str = "zh"
+) -> str:
     a = hit.article
-    byline = f"，{a.byline}" if a.byline else ""
     title = f"《{_md_escape(a.title)}》"
     if link is not None:  # Markdown-only front-ends still get a link to the passage
         title = f"[{title}]({link(hit)})"
+    if lang != "zh":
+        byline = f", {a.byline}" if a.byline else ""
+        where = f"({a.source}, characters {hit.passage.start}–{hit.passage.end})"
+        return f"{n}. {title}{byline} {where}"
+    byline = f"，{a.byline}" if a.byline else ""
     return f"{n}. {title}{byline}（{a.source}，第 {hit.passage.start}–{hit.passage.end} 字）"
 
 
 def markdown(answer: Answer, link: Callable[[Hit], str] | None = None) -> str:
     """The answer followed by a 来源 list (or 相关段落 when not found), for chat front-ends;
-    with ``link`` each source's title links to its permalink."""
+    with ``link`` each source's title links to its permalink. Labels follow the question's
+    language."""
+    lang = "zh" if answer.language == "zh" else "en"
+    labels = LABELS[lang]
     if not answer.found:
         if not answer.related:
             return answer.text
-        lines = [answer.text, "", "**相关段落**"]
-        lines += [_source_line(n, h, link) for n, h in enumerate(answer.related, 1)]
+        lines = [answer.text, "", f"**{labels['related']}**"]
+        lines += [_source_line(n, h, link, lang) for n, h in enumerate(answer.related, 1)]
         return "\n".join(lines)
     text = answer.text
     if answer.short_answer and text.startswith(answer.short_answer + "\n"):
         text = f"**{answer.short_answer}**" + text[len(answer.short_answer) :]
-    lines = [text, "", "**来源**"]
-    lines += [_source_line(n, h, link) for n, h in enumerate(answer.citations, 1)]
+    lines = [text, "", f"**{labels['sources']}**"]
+    lines += [_source_line(n, h, link, lang) for n, h in enumerate(answer.citations, 1)]
     return "\n".join(lines)

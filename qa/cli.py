@@ -106,6 +106,8 @@ def cmd_index(args: argparse.Namespace) -> int:
         passage_max=s.passage_max,
         rebuild=args.rebuild,
         progress=not args.quiet,
+        multilingual=service.multilingual(s),
+        multilingual_limit=service.multilingual_limit(s),
     )
     report.skipped = result.skipped
     print(report.summary())
@@ -137,6 +139,8 @@ def cmd_remove(args: argparse.Namespace) -> int:
         remove=args.ids,
         index_type=target.layout() or "auto",
         progress=False,
+        # the multilingual field stays as it is
+        multilingual=service.multilingual(s) if target.multilingual_model() else None,
     )
     print(report.summary())
     return 0
@@ -204,6 +208,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
             prune=True,
             passage_min=s.passage_min,
             passage_max=s.passage_max,
+            multilingual=service.multilingual(s),
+            multilingual_limit=service.multilingual_limit(s),
         )
         print(report.summary(), file=sys.stderr)
         # evaluation sets always use the folder store, one per data set (the service's own

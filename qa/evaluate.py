@@ -31,6 +31,7 @@ class Question:
     article_id: str | None = None
     article_title: str | None = None
     answers: tuple[str, ...] = ()  # every gold answer (SQuAD-style data has several)
+    lang: str = ""  # the question's language when the set says it (tests/data/cross_lingual.jsonl)
 
     @property
     def golds(self) -> list[str]:
@@ -62,6 +63,10 @@ def load_questions(path: Path, skipped: Counter[str] | None = None) -> list[Ques
                 skipped["empty question"] += 1
                 log.warning("%s:%d: empty question, skipped", path, n)
                 continue
+            if obj.get("kind") in ("near_miss", "off_topic"):
+                # unanswerable by design: measured by bench/reader.py and bench/crosslingual.py
+                skipped[f"{obj['kind']} (not scored for retrieval)"] += 1
+                continue
             if not (obj.get("article_id") or obj.get("article_title")):
                 skipped["no article"] += 1
                 log.warning("%s:%d: needs 'article_title' or 'article_id', skipped", path, n)
@@ -72,6 +77,7 @@ def load_questions(path: Path, skipped: Counter[str] | None = None) -> list[Ques
                     str(obj.get("answer") or ""),
                     obj.get("article_id"),
                     obj.get("article_title"),
+                    lang=str(obj.get("lang") or ""),
                 )
             )
     return out
@@ -182,14 +188,31 @@ def evaluate(
                 )
         if progress:
             progress(1)
+    languages = sorted({q.lang for q in questions if q.lang})
     for mode, m in per_mode.items():
         ranks = np.array(m["rank"])
+        by_language = {
+            lang: {
+                "questions": int(sum(q.lang == lang for q in questions)),
+                "recall@1": float(
+                    np.mean(
+                        [
+                            r == 1
+                            for q, r in zip(questions, m["rank"], strict=True)
+                            if q.lang == lang
+                        ]
+                    )
+                ),
+            }
+            for lang in languages
+        }
         results[mode] = {
             **{f"recall@{k}": float(np.mean((ranks >= 1) & (ranks <= k))) for k in KS},
             "recall_curve": [float(np.mean((ranks >= 1) & (ranks <= k))) for k in range(1, 11)],
             "mrr@10": float(np.mean(np.where(ranks > 0, 1.0 / np.maximum(ranks, 1), 0.0))),
             "answer_in_top1": float(np.mean(m["a1"])),
             "answer_in_top3": float(np.mean(m["a3"])),
+            **({"by_language": by_language} if by_language else {}),
             "failures": failures[mode],
         }
     return {
@@ -237,6 +260,16 @@ def summary_table(report: dict[str, Any]) -> str:
         rows.append(
             f"| {mode} | {m['recall@1']:.3f} | {m['recall@3']:.3f} | {m['recall@5']:.3f} | {m['recall@10']:.3f} "
             f"| {m['mrr@10']:.3f} | {m['answer_in_top1']:.3f} | {m['answer_in_top3']:.3f} |"
+        )
+    fused = report["modes"].get("fused", {})
+    if fused.get("by_language"):
+        rows.append("")
+        rows.append(
+            "fused R@1 by language: "
+            + ", ".join(
+                f"{lang} {v['recall@1']:.3f} ({v['questions']})"
+                for lang, v in fused["by_language"].items()
+            )
         )
     return "\n".join(rows)
 

@@ -32,6 +32,8 @@ class IndexReport:
     passages: int = 0
     encoded: int = 0
     reused: int = 0
+    ml_model: str = ""  # the multilingual field, when built
+    ml_encoded: int = 0
     added: int = 0
     updated: int = 0
     removed: int = 0
@@ -43,9 +45,10 @@ class IndexReport:
 
     def summary(self) -> str:
         state = "written" if self.written else "already up to date, nothing written"
+        ml = f"; multilingual {self.ml_model}: encoded {self.ml_encoded}" if self.ml_model else ""
         return (
             f"{self.articles} articles, {self.passages} passages ({self.index_type}); "
-            f"encoded {self.encoded}, reused {self.reused}; added {self.added}, updated {self.updated}, "
+            f"encoded {self.encoded}, reused {self.reused}{ml}; added {self.added}, updated {self.updated}, "
             f"removed {self.removed}, unchanged {self.unchanged}; {len(self.skipped)} skipped; "
             f"{self.seconds:.1f} s; {state}"
         )
@@ -94,9 +97,15 @@ def build(
     progress: bool = True,
     on_encoded: Callable[[int], None] | None = None,
     target: Store | None = None,
+    multilingual: Embedder | None = None,
+    multilingual_limit: int | None = None,
 ) -> IndexReport:
     """Merge articles into the store (the folder store at index_dir unless ``target`` is given)
-    and write a new version if anything changed; unchanged passages are never encoded again."""
+    and write a new version if anything changed; unchanged passages are never encoded again.
+
+    With ``multilingual`` the store also gets that model's vectors (a second dense field, cached
+    by hash the same way); adding the field to an index never encodes the first model again.
+    """
     started = time.perf_counter()
     report = IndexReport()
     if target is None:
@@ -139,7 +148,21 @@ def build(
     report.articles, report.passages, report.index_type = len(merged), len(passages), kind
 
     changed = report.added or report.updated or report.removed
-    if has_data and not changed and not rebuild and target.layout() in (kind, ""):
+    if (
+        multilingual is not None
+        and multilingual_limit is not None
+        and len(passages) > multilingual_limit
+    ):
+        log.warning(
+            "multilingual field left out: %d passages is over %d (QA_MULTILINGUAL=auto; "
+            "QA_MULTILINGUAL=on builds it anyway, at about 4 passages a second)",
+            len(passages),
+            multilingual_limit,
+        )
+        multilingual = None
+    ml_id = multilingual.model_id if multilingual is not None else ""
+    same_fields = not has_data or target.multilingual_model() == ml_id
+    if has_data and not changed and not rebuild and same_fields and target.layout() in (kind, ""):
         report.reused = len(passages)
         report.seconds = time.perf_counter() - started
         return report
@@ -147,32 +170,17 @@ def build(
     prefix = getattr(embedder, "passage_prefix", "")
     texts = [embed_text(a, p) for a, p in zip(owners, passages, strict=True)]
     hashes = [content_hash(embedder.model_id, prefix, t) for t in texts]
-    vectors = np.zeros((len(passages), embedder.dim), dtype=np.float32)
-    cache = {} if rebuild else target.cached_vectors(hashes)
-    missing: list[int] = []
-    for i, h in enumerate(hashes):
-        v = cache.get(h)
-        if v is None:
-            missing.append(i)
-        else:
-            vectors[i] = v
-    report.reused = len(passages) - len(missing)
-    report.encoded = len(missing)
-    if missing:
-        with tqdm(
-            total=len(missing),
-            desc="encoding passages",
-            unit="passage",
-            disable=not progress,
-            smoothing=0.1,
-        ) as bar:
-
-            def tick(n: int) -> None:
-                bar.update(n)
-                if on_encoded:
-                    on_encoded(n)
-
-            vectors[missing] = embedder.encode_passages([texts[i] for i in missing], progress=tick)
+    vectors, report.encoded = _vectors(
+        embedder, texts, hashes, target, rebuild, progress, on_encoded
+    )
+    report.reused = len(passages) - report.encoded
+    ml_vectors = ml_hashes = None
+    if multilingual is not None:
+        ml_hashes = [content_hash(multilingual.model_id, "", t) for t in texts]
+        ml_vectors, report.ml_encoded = _vectors(
+            multilingual, texts, ml_hashes, target, rebuild, progress, None
+        )
+        report.ml_model = multilingual.model_id
 
     manifest = {
         "model": embedder.model_id,
@@ -188,6 +196,8 @@ def build(
         "corpus_checksum": store.corpus_checksum(merged),
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
+    if multilingual is not None:
+        manifest |= {"ml_model": multilingual.model_id, "ml_dim": multilingual.dim}
     target.write(
         Change(
             articles=merged,
@@ -198,11 +208,52 @@ def build(
             removed=removed_ids,
             manifest=manifest,
             rebuild=rebuild,
+            ml_vectors=ml_vectors,
+            ml_hashes=ml_hashes,
         )
     )
     report.written = True
     report.seconds = time.perf_counter() - started
     return report
+
+
+def _vectors(
+    embedder: Embedder,
+    texts: list[str],
+    hashes: list[str],
+    target: Store,
+    rebuild: bool,
+    progress: bool,
+    on_encoded: Callable[[int], None] | None,
+) -> tuple[np.ndarray, int]:
+    """One model's unit vectors for the texts, reusing the store's by hash; and how many were
+    encoded. The bar names the model, so each model's rate shows."""
+    vectors = np.zeros((len(texts), embedder.dim), dtype=np.float32)
+    cache = {} if rebuild else target.cached_vectors(hashes)
+    missing: list[int] = []
+    for i, h in enumerate(hashes):
+        v = cache.get(h)
+        if v is None or len(v) != embedder.dim:
+            missing.append(i)
+        else:
+            vectors[i] = v
+    if missing:
+        name = embedder.model_id.rstrip("/").rsplit("/", 1)[-1]
+        with tqdm(
+            total=len(missing),
+            desc=f"encoding passages ({name})",
+            unit="passage",
+            disable=not progress,
+            smoothing=0.1,
+        ) as bar:
+
+            def tick(n: int) -> None:
+                bar.update(n)
+                if on_encoded:
+                    on_encoded(n)
+
+            vectors[missing] = embedder.encode_passages([texts[i] for i in missing], progress=tick)
+    return vectors, len(missing)
 
 
 def _has_state(target: Store) -> bool:

@@ -58,6 +58,11 @@ class Hit:
     lexical_score: float | None = None
     dense_rank: int | None = None
     lexical_rank: int | None = None
+    # the multilingual signal (``qa.multilingual``), when the index has it and it was used
+    multilingual_score: float | None = None
+    multilingual_rank: int | None = None
+    # share of a foreign question's romanized names the passage spells in Chinese (pinyin)
+    name_score: float | None = None
     highlights: list[tuple[int, int]] = field(default_factory=list)
     # Set by the reader on the passage that holds the answer: offsets in the passage text of the
     # short answer and of the sentence it was read from (``passage.text[s:e]`` reproduces them).
@@ -82,6 +87,11 @@ class Hit:
             "lexical_score": None if self.lexical_score is None else round(self.lexical_score, 6),
             "dense_rank": self.dense_rank,
             "lexical_rank": self.lexical_rank,
+            "multilingual_score": None
+            if self.multilingual_score is None
+            else round(self.multilingual_score, 6),
+            "multilingual_rank": self.multilingual_rank,
+            "name_score": None if self.name_score is None else round(self.name_score, 4),
             "highlights": [list(h) for h in self.highlights],
             "answer_span": list(self.answer_span) if self.answer_span else None,
             "evidence_span": list(self.evidence_span) if self.evidence_span else None,
@@ -108,6 +118,8 @@ class Answer:
     confidence: float | None = None
     related: list[Hit] = field(default_factory=list)
     method: str = "heuristic"  # "reader" or "heuristic" (the fallback without a reader)
+    # the question's language (``qa.multilingual.language``): the framing text follows it
+    language: str = "zh"
 
     def to_dict(self, link: Callable[[Hit], str] | None = None) -> dict[str, Any]:
         cites = []
@@ -122,4 +134,5 @@ class Answer:
             "confidence": None if self.confidence is None else round(self.confidence, 4),
             "citations": cites,
             "related": [h.to_dict(link) for h in self.related],
+            "language": self.language,
         }

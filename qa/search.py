@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from collections import defaultdict
 from collections.abc import Callable, Hashable, Iterable, Sequence
@@ -14,6 +15,7 @@ from qa import store
 from qa.embed import Embedder
 from qa.errors import BadRequest
 from qa.models import Article, Hit, Passage
+from qa.multilingual import language, name_score, pinyin_grams, romanized_names
 from qa.stores.base import Filters, Mode, Store
 from qa.stores.files import FilesStore
 from qa.tokens import simplified, tokenize
@@ -25,6 +27,15 @@ MAX_TOP_K = 50
 # k = 60 is the value from the paper; it flattens the head so one list cannot dominate the
 # other on rank 1 alone, while a passage near the top of both lists still wins clearly.
 RRF_K = 60
+# Weights of the multilingual signal (``qa.multilingual``). For a Chinese question it joins m3e
+# and BM25 with ``ML_WEIGHT_ZH``; for any other language m3e and BM25 (Chinese-only signals)
+# step back to ``FOREIGN_WEIGHTS`` (m3e dense, BM25) and the multilingual one leads with weight 1.
+# Fitted on CMRC 2018 dev, DRCD dev and the calibration half of tests/data/cross_lingual.jsonl
+# (bench/crosslingual.py; bench/RESULTS.md).
+ML_WEIGHT_ZH = 0.5
+FOREIGN_WEIGHTS = (0.1, 0.2)
+# For a foreign question, the weight of its romanized names found in a passage's pinyin.
+NAMES_WEIGHT = 0.5
 
 
 def reciprocal_rank_fusion(
@@ -42,8 +53,20 @@ def reciprocal_rank_fusion(
     return dict(fused)
 
 
+def _min_max(x: np.ndarray) -> np.ndarray:
+    span = x.max() - x.min() if len(x) else 0.0
+    return (x - x.min()) / span if span > 0 else np.zeros_like(x)
+
+
 def score_fusion(
-    dense: np.ndarray, lexical: np.ndarray, dense_weight: float = 1.0, lexical_weight: float = 1.0
+    dense: np.ndarray,
+    lexical: np.ndarray,
+    dense_weight: float = 1.0,
+    lexical_weight: float = 1.0,
+    multilingual: np.ndarray | None = None,
+    multilingual_weight: float = 0.0,
+    names: np.ndarray | None = None,
+    names_weight: float = 0.0,
 ) -> np.ndarray:
     """Convex combination of normalized scores over one candidate set (the default fusion).
 
@@ -51,16 +74,24 @@ def score_fusion(
     band, so their raw values say little); BM25 is divided by the best candidate's score, so a
     query whose words match nothing well keeps low lexical scores. Unlike RRF this keeps how
     *much* better the first candidate is, which on CMRC 2018 dev lifts recall@1 from 0.958 (RRF,
-    k=60) to 0.984 with equal weights (bench/RESULTS.md).
+    k=60) to 0.984 with equal weights (bench/RESULTS.md). A third signal, the multilingual
+    model's cosines, is min-max scaled like the first; a fourth, the share of a foreign
+    question's romanized names a passage spells in Chinese (``qa.multilingual.name_score``), is
+    already between 0 and 1.
     """
-    d = np.asarray(dense, dtype=np.float64)
+    dn = _min_max(np.asarray(dense, dtype=np.float64))
     lx = np.asarray(lexical, dtype=np.float64)
-    span = d.max() - d.min() if len(d) else 0.0
-    dn = (d - d.min()) / span if span > 0 else np.zeros_like(d)
     top = lx.max() if len(lx) else 0.0
     ln = lx / top if top > 0 else np.zeros_like(lx)
+    fused = dense_weight * dn + lexical_weight * ln
     total = dense_weight + lexical_weight
-    return (dense_weight * dn + lexical_weight * ln) / total
+    if multilingual is not None and multilingual_weight > 0:
+        fused = fused + multilingual_weight * _min_max(np.asarray(multilingual, dtype=np.float64))
+        total += multilingual_weight
+    if names is not None and names_weight > 0:
+        fused = fused + names_weight * np.asarray(names, dtype=np.float64)
+        total += names_weight
+    return fused / total
 
 
 def validate_query(query: str, top_k: int, max_chars: int = 2000) -> str:
@@ -84,6 +115,7 @@ class Searcher:
         lexical_weight: float = 1.0,
         index_dir: Path | None = None,
         fusion: str = "score",
+        multilingual: Embedder | None = None,
     ) -> None:
         if fusion not in FUSIONS:
             raise ValueError(f"fusion must be one of {', '.join(FUSIONS)}, got {fusion!r}")
@@ -100,6 +132,14 @@ class Searcher:
         self.embedder = embedder
         self.dense_weight = dense_weight
         self.lexical_weight = lexical_weight
+        # the multilingual embedder; used while the store holds vectors of the same model
+        self.multilingual = multilingual
+        self.ml_weight_zh = ML_WEIGHT_ZH
+        self.foreign_weights = FOREIGN_WEIGHTS
+        self._ml_cache: dict[str, np.ndarray] = {}
+        self._ml_lock = threading.Lock()
+        self.names_weight = NAMES_WEIGHT
+        self._grams: dict[str, frozenset[str]] = {}  # pinyin grams by passage id (bounded)
 
     @classmethod
     def open(cls, index_dir: Path, embedder: Embedder, **kwargs: Any) -> Searcher:
@@ -143,6 +183,49 @@ class Searcher:
     def encode_queries(self, queries: Sequence[str]) -> np.ndarray:
         return self.embedder.encode_queries([simplified(q) for q in queries])
 
+    @property
+    def multilingual_ready(self) -> bool:
+        """Whether the multilingual signal is on: an embedder, and the store holds its vectors."""
+        return (
+            self.multilingual is not None
+            and self.store.multilingual_model() == self.multilingual.model_id
+        )
+
+    def encode_multilingual(self, query: str) -> np.ndarray:
+        """The multilingual query vector (the last few are kept: the answerer asks again)."""
+        assert self.multilingual is not None
+        v = self._ml_cache.get(query)
+        if v is None:
+            v = self.multilingual.encode_queries([simplified(query)])[0]
+            with self._ml_lock:
+                if len(self._ml_cache) >= 64:
+                    self._ml_cache.pop(next(iter(self._ml_cache)), None)
+                self._ml_cache[query] = v
+        return v
+
+    def _name_scores(
+        self, names: list[str], pairs: Sequence[tuple[Passage, Article]]
+    ) -> np.ndarray:
+        out = np.zeros(len(pairs))
+        for i, (p, a) in enumerate(pairs):
+            grams = self._grams.get(p.id)
+            if grams is None:
+                grams = pinyin_grams(f"{a.title}\n{p.text}")
+                with self._ml_lock:
+                    if len(self._grams) >= 8192:
+                        self._grams.pop(next(iter(self._grams)), None)
+                    self._grams[p.id] = grams
+            out[i] = name_score(names, grams)
+        return out
+
+    def weights(self, query: str) -> tuple[float, float, float]:
+        """(m3e dense, BM25, multilingual) fusion weights for this question's language."""
+        if not self.multilingual_ready:
+            return self.dense_weight, self.lexical_weight, 0.0
+        if language(query) == "zh":
+            return self.dense_weight, self.lexical_weight, self.ml_weight_zh
+        return (*self.foreign_weights, 1.0)
+
     # -- search --------------------------------------------------------------------------
 
     def search(
@@ -165,8 +248,13 @@ class Searcher:
         qv = None
         if mode != "lexical":
             qv = self.encode_query(query) if query_vector is None else query_vector
+        w_dense, w_lexical, w_ml = self.weights(query) if mode == "fused" else (1.0, 1.0, 0.0)
+        name_of: dict[Hashable, float] = {}
+        mv = self.encode_multilingual(query) if w_ml > 0 else None
         t1 = time.perf_counter()
-        r = view.retrieve(query, qv, max(candidates, top_k), Filters.of(sources, article_ids), mode)
+        r = view.retrieve(
+            query, qv, max(candidates, top_k), Filters.of(sources, article_ids), mode, mv
+        )
         t2 = time.perf_counter()
         if r.empty:
             return []
@@ -177,16 +265,26 @@ class Searcher:
             ranked = [(k, r.lexical_scores[k]) for k in r.lexical]
         elif self.fusion == "rrf":
             fused = reciprocal_rank_fusion(
-                [(r.dense, self.dense_weight), (r.lexical, self.lexical_weight)]
+                [(r.dense, w_dense), (r.lexical, w_lexical), (r.multilingual, w_ml)]
             )
             ranked = sorted(fused.items(), key=lambda kv: -kv[1])
         else:
-            cand = list(dict.fromkeys([*r.dense, *r.lexical]))
+            cand = list(dict.fromkeys([*r.dense, *r.lexical, *r.multilingual]))
+            names = romanized_names(query) if r.multilingual and language(query) != "zh" else []
+            name_scores = self._name_scores(names, view.fetch(cand)) if names else None
+            if name_scores is not None:
+                name_of = dict(zip(cand, name_scores.tolist(), strict=True))
             combined = score_fusion(
                 np.array([r.dense_scores[k] for k in cand]),
                 np.array([r.lexical_scores.get(k, 0.0) for k in cand]),
-                self.dense_weight,
-                self.lexical_weight,
+                w_dense,
+                w_lexical,
+                np.array([r.multilingual_scores.get(k, 0.0) for k in cand])
+                if r.multilingual
+                else None,
+                w_ml,
+                name_scores,
+                self.names_weight,
             )
             order = np.argsort(-combined, kind="stable")
             ranked = [(cand[i], float(combined[i])) for i in order]
@@ -194,6 +292,7 @@ class Searcher:
         ranked = ranked[:top_k]
         dense_rank = {k: n for n, k in enumerate(r.dense, 1)}
         lexical_rank = {k: n for n, k in enumerate(r.lexical, 1)}
+        ml_rank = {k: n for n, k in enumerate(r.multilingual, 1)}
         hits = []
         for (key, score), (passage, article) in zip(
             ranked, view.fetch([k for k, _ in ranked]), strict=True
@@ -207,10 +306,13 @@ class Searcher:
                     lexical_score=r.lexical_scores.get(key) if mode != "dense" else None,
                     dense_rank=dense_rank.get(key),
                     lexical_rank=lexical_rank.get(key),
+                    multilingual_score=r.multilingual_scores.get(key),
+                    multilingual_rank=ml_rank.get(key),
+                    name_score=name_of.get(key),
                 )
             )
         if self.on_stage is not None:
-            if query_vector is None and qv is not None:
+            if (query_vector is None and qv is not None) or mv is not None:
                 self.on_stage("encode", t1 - t0)
             self.on_stage("retrieve", t2 - t1)
             self.on_stage("fusion", time.perf_counter() - t2)

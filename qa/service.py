@@ -4,6 +4,7 @@ each reads the same settings the same way (the jieba user dictionary included)."
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 from qa import tokens
@@ -12,6 +13,8 @@ from qa.embed import Embedder
 from qa.errors import QAError
 from qa.search import Searcher
 from qa.stores.base import Store
+
+log = logging.getLogger(__name__)
 
 
 def configure(settings: Settings) -> Settings:
@@ -27,6 +30,38 @@ def embedder(settings: Settings) -> Embedder:
     from qa.embed import SentenceTransformerEmbedder
 
     return SentenceTransformerEmbedder.from_settings(settings)
+
+
+def multilingual_limit(settings: Settings) -> int | None:
+    """The corpus size above which ``qa index`` leaves the multilingual field out (auto only)."""
+    from qa.multilingual import AUTO_MAX_PASSAGES
+
+    return AUTO_MAX_PASSAGES if settings.multilingual == "auto" else None
+
+
+def multilingual(settings: Settings, passages: int | None = None) -> Embedder | None:
+    """The multilingual embedder when the settings want the signal for a corpus of ``passages``
+    (None: whatever its size), else None. Only the files store holds its field."""
+    from qa.multilingual import AUTO_MAX_PASSAGES, multilingual_embedder
+
+    if settings.multilingual == "off":
+        return None
+    if settings.store != "files":
+        if settings.multilingual == "on":
+            log.warning(
+                "the multilingual signal needs the files store; QA_STORE=%s runs without it",
+                settings.store,
+            )
+        return None
+    if settings.multilingual == "auto" and passages is not None and passages > AUTO_MAX_PASSAGES:
+        log.warning(
+            "multilingual signal not built: %d passages is over %d for QA_MULTILINGUAL=auto "
+            "(about 4 passages a second); set QA_MULTILINGUAL=on to build it anyway",
+            passages,
+            AUTO_MAX_PASSAGES,
+        )
+        return None
+    return multilingual_embedder(settings.multilingual_model, settings.backend)
 
 
 def store(settings: Settings, emb: Embedder, index_dir: Path | None = None) -> Store:
@@ -61,10 +96,29 @@ def searcher(
     settings: Settings, emb: Embedder | None = None, index_dir: Path | None = None
 ) -> Searcher:
     emb = emb or embedder(settings)
+    st = store(settings, emb, index_dir)
+    built = st.multilingual_model()
+    ml = None
+    if built or settings.multilingual == "on":
+        ml = multilingual(settings)
+    elif settings.multilingual == "auto" and settings.store == "files":
+        from qa.multilingual import AUTO_MAX_PASSAGES
+
+        if int(st.stats().get("passages", 0)) <= AUTO_MAX_PASSAGES:
+            ml = multilingual(settings)
+    if ml is not None and built != ml.model_id:
+        log.warning(
+            "the index has no multilingual field%s: questions in other languages are matched by "
+            "the Chinese-only signals alone. Add it (no passage is encoded again by m3e): "
+            "qa index %s",
+            f" of {ml.model_id} (it has {built})" if built else "",
+            settings.corpus,
+        )
     return Searcher(
-        store(settings, emb, index_dir),
+        st,
         emb,
         dense_weight=settings.dense_weight,
         lexical_weight=settings.lexical_weight,
         fusion=settings.fusion,
+        multilingual=ml,
     )

@@ -63,11 +63,20 @@ class Index:
     columns: tuple[np.ndarray, list[str], np.ndarray] | None = None
     # BM25 tokens of each passage, kept so an edit re-tokenizes only what changed (tokens.jsonl)
     tokens: Sequence[list[str]] | None = None
+    # The multilingual signal (``qa.multilingual``): a second set of unit vectors, one per passage,
+    # from another model, with the content hash each was cached under; None when not built.
+    ml_vectors: np.ndarray | None = None
+    ml_hashes: Sequence[str] | None = None
     _positions: dict[str, int] | None = field(default=None, repr=False)
 
     @property
     def model(self) -> str:
         return str(self.manifest.get("model", ""))
+
+    @property
+    def ml_model(self) -> str:
+        """The multilingual model of the second dense field ("" without one)."""
+        return str(self.manifest.get("ml_model", "")) if self.ml_vectors is not None else ""
 
     def _columns(self) -> tuple[np.ndarray, list[str], np.ndarray]:
         if self.columns is None:
@@ -292,6 +301,9 @@ def _save(
         passage_article=passage_article,
     )
     np.save(tmp / "vectors.npy", np.asarray(index.vectors, dtype=np.float16))
+    if index.ml_vectors is not None and index.ml_hashes is not None:
+        np.save(tmp / "ml_vectors.npy", np.asarray(index.ml_vectors, dtype=np.float16))
+        np.save(tmp / "ml_hashes.npy", np.array(index.ml_hashes, dtype="S40"))
     if index.tokens is not None:
         with (tmp / "tokens.jsonl").open("w", encoding="utf-8") as f:
             for toks in index.tokens:
@@ -456,6 +468,10 @@ def load(
             mmap=mmap,
         )
         lexical = LexicalIndex.load(version / "bm25", len(passages), tokenizer, mmap=mmap)
+        ml_vectors = ml_hashes = None
+        if manifest.get("ml_model"):
+            ml_vectors = np.load(version / "ml_vectors.npy", mmap_mode="r" if mmap else None)
+            ml_hashes = [h.decode() for h in np.load(version / "ml_hashes.npy")]
     except (OSError, ValueError, KeyError, TypeError, RuntimeError) as e:
         raise IndexError_(
             f"{version}: cannot read the index ({type(e).__name__}: {e}); rebuild it with `qa index --rebuild`"
@@ -464,8 +480,21 @@ def load(
         len(passages) != manifest.get("passages")
         or dense.size - int(manifest.get("dense_retired", 0)) != len(passages)
         or len(vectors) != len(passages)
+        or (ml_vectors is not None and (len(ml_vectors) != len(passages) or ml_hashes is None))
     ):
         raise IndexError_(
             f"{version}: passage counts disagree between files; rebuild the index with `qa index --rebuild`"
         )
-    return Index(articles, passages, hashes, vectors, dense, lexical, manifest, version, columns)
+    return Index(
+        articles,
+        passages,
+        hashes,
+        vectors,
+        dense,
+        lexical,
+        manifest,
+        version,
+        columns,
+        ml_vectors=ml_vectors,
+        ml_hashes=ml_hashes,
+    )

@@ -131,6 +131,7 @@ class TestRest:
             "confidence": None,
             "citations": [],
             "related": [],
+            "language": "zh",
         }
 
     def test_short_answer_and_spans(self, client: TestClient) -> None:

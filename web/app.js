@@ -249,8 +249,15 @@ function metaLine(c) {
   return [c.byline, c.source].filter(Boolean).join(" · ");
 }
 
-function renderSources(citations) {
-  return el("ol", { class: "sources", "aria-label": "来源" }, ...citations.map((c) =>
+// Labels follow the question's language (the server says which: "zh" or another)
+const LABELS = {
+  zh: { sources: "来源", related: "相关段落" },
+  en: { sources: "Sources", related: "Related passages" },
+};
+const labels = (lang) => (lang && lang !== "zh" ? LABELS.en : LABELS.zh);
+
+function renderSources(citations, lang) {
+  return el("ol", { class: "sources", "aria-label": labels(lang).sources }, ...citations.map((c) =>
     el("li", {}, el("button", {
       type: "button", class: "source", "data-n": c.n, onclick: (e) => openSource(c, e.currentTarget),
     },
@@ -260,13 +267,14 @@ function renderSources(citations) {
       metaLine(c) ? el("span", { class: "source-meta" }, metaLine(c)) : null)))));
 }
 
-function renderRelated(related) {
+function renderRelated(related, lang) {
   const items = related.map((c, i) => ({ ...c, n: i + 1, highlights: [] }));
+  const label = labels(lang).related;
   return el("div", { class: "related" },
-    el("p", { class: "related-label" }, "相关段落"),
-    el("ol", { class: "sources", "aria-label": "相关段落" }, ...items.map((c) =>
+    el("p", { class: "related-label" }, label),
+    el("ol", { class: "sources", "aria-label": label }, ...items.map((c) =>
       el("li", {}, el("button", {
-        type: "button", class: "source", "data-n": c.n, onclick: (e) => openSource(c, e.currentTarget, "相关段落"),
+        type: "button", class: "source", "data-n": c.n, onclick: (e) => openSource(c, e.currentTarget, label),
       },
       el("span", { class: "source-n" }, String(c.n)),
       el("span", { class: "source-body" },
@@ -289,9 +297,9 @@ function finishAnswer(msg, done) {
     box.prepend(el("p", { class: "short-answer", "aria-label": "答案" }, short),
       el("p", { class: "evidence-label" }, "依据"));
   }
-  if (citations.length) msg.querySelector(".bubble").append(renderSources(citations));
+  if (citations.length) msg.querySelector(".bubble").append(renderSources(citations, done.language));
   const related = !found && Array.isArray(done.related) ? done.related : [];
-  if (related.length) msg.querySelector(".bubble").append(renderRelated(related));
+  if (related.length) msg.querySelector(".bubble").append(renderRelated(related, done.language));
 }
 
 function showError(msg, message, question) {

@@ -185,6 +185,16 @@ def load_answerer(settings: Settings, searcher: Searcher) -> Answerer:
     warning, only when no bundle is there; a bundle that is there but truncated or from another
     version is an error that names it (``ReaderError``), as is a missing bundle named explicitly.
     """
+    inner = _chinese_answerer(settings, searcher)
+    if searcher.multilingual is None:
+        return inner
+    from qa.crosslingual import CrossLingualAnswerer
+
+    # questions in other languages are answered from the multilingual signal
+    return CrossLingualAnswerer(inner, searcher)
+
+
+def _chinese_answerer(settings: Settings, searcher: Searcher) -> Answerer:
     choice = settings.reader.strip()
     if choice.lower() in ("off", "heuristic", "none"):
         return HeuristicAnswerer(searcher)

@@ -46,6 +46,9 @@ class Retrieved:
     lexical: list[Hashable] = field(default_factory=list)
     dense_scores: dict[Hashable, float] = field(default_factory=dict)  # cosine
     lexical_scores: dict[Hashable, float] = field(default_factory=dict)  # BM25, 0 for no match
+    # the multilingual ranking and cosines, when the store has that field and a vector was given
+    multilingual: list[Hashable] = field(default_factory=list)
+    multilingual_scores: dict[Hashable, float] = field(default_factory=dict)
     empty: bool = False  # the filters allow nothing
 
 
@@ -61,14 +64,26 @@ class Change:
     removed: set[str]  # article ids removed
     manifest: dict[str, object]
     rebuild: bool = False  # start from nothing: the store drops what it held
+    # the multilingual field (``qa.multilingual``): vectors and their cache hashes, or None
+    ml_vectors: np.ndarray | None = None
+    ml_hashes: Sequence[str] | None = None
 
 
 class View(Protocol):
     """One consistent state of a store: every call of a request sees the same version."""
 
     def retrieve(
-        self, query: str, qv: np.ndarray | None, n: int, filters: Filters | None, mode: Mode
-    ) -> Retrieved: ...
+        self,
+        query: str,
+        qv: np.ndarray | None,
+        n: int,
+        filters: Filters | None,
+        mode: Mode,
+        mv: np.ndarray | None = None,
+    ) -> Retrieved:
+        """Both rankings; with ``mv`` (a multilingual query vector) the third, where the store
+        has that field."""
+        ...
 
     def fetch(self, keys: Sequence[Hashable]) -> list[tuple[Passage, Article]]: ...
 
@@ -89,6 +104,10 @@ class Store(Protocol):
         ...
 
     def stats(self) -> dict[str, int | str]: ...
+
+    def multilingual_model(self) -> str:
+        """The model of the multilingual field ("" when the store has none)."""
+        ...
 
     def article(self, article_id: str) -> Article:
         """The article, or ``NotFound``."""

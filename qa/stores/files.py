@@ -42,7 +42,13 @@ class FilesView:
         return float(np.asarray(self.index.vectors[row], dtype=np.float32) @ qv)
 
     def retrieve(
-        self, query: str, qv: np.ndarray | None, n: int, filters: Filters | None, mode: Mode
+        self,
+        query: str,
+        qv: np.ndarray | None,
+        n: int,
+        filters: Filters | None,
+        mode: Mode,
+        mv: np.ndarray | None = None,
     ) -> Retrieved:
         index = self.index
         allowed = self._allowed(filters)
@@ -74,13 +80,28 @@ class FilesView:
             if m > 0:
                 top = np.argpartition(-all_bm25, m - 1)[:m]
                 out.lexical = [int(i) for i in top[np.argsort(-all_bm25[top], kind="stable")]]
-        # every candidate of either list gets both scores (what score fusion needs)
-        rows: list[int] = list(dict.fromkeys([*out.dense, *out.lexical]))  # type: ignore[list-item]
+        ml = index.ml_vectors
+        if mv is not None and ml is not None and mode == "fused":
+            # exact: the field is built for corpora of tens of thousands of passages at most
+            rows_ml = allowed if allowed is not None else slice(None)
+            sims = np.asarray(ml[rows_ml], dtype=np.float32) @ mv
+            top = np.argsort(-sims)[:n]
+            ids = allowed[top] if allowed is not None else top
+            out.multilingual = [int(i) for i in ids]
+            out.multilingual_scores = {
+                int(i): float(sims[t]) for i, t in zip(ids, top, strict=True)
+            }
+        # every candidate of any list gets every score (what score fusion needs)
+        keys = [*out.dense, *out.lexical, *out.multilingual]
+        rows: list[int] = list(dict.fromkeys(int(k) for k in keys))  # type: ignore[call-overload]
         for row in rows:
             if qv is not None and row not in out.dense_scores:
                 out.dense_scores[row] = self._cosine(row, qv)
             if all_bm25 is not None:
                 out.lexical_scores[row] = float(all_bm25[row])
+            if out.multilingual and row not in out.multilingual_scores:
+                assert ml is not None and mv is not None
+                out.multilingual_scores[row] = float(np.asarray(ml[row], dtype=np.float32) @ mv)
         return out
 
     def fetch(self, keys: Sequence[Hashable]) -> list[tuple[Passage, Article]]:
@@ -153,6 +174,9 @@ class FilesStore:
         idx = self.index
         return {"articles": len(idx.articles), "passages": len(idx.passages), "model": idx.model}
 
+    def multilingual_model(self) -> str:
+        return self._index.ml_model if self._index is not None else ""
+
     def article(self, article_id: str) -> Article:
         try:
             return self.index.articles[article_id]
@@ -171,11 +195,20 @@ class FilesStore:
         if self._index is None:
             return {}
         wanted = set(hashes)
-        return {
+        out = {
             h: np.asarray(self._index.vectors[i], dtype=np.float32)
             for i, h in enumerate(self._index.hashes)
             if h in wanted
         }
+        # the multilingual field's hashes name another model, so they never collide with these
+        if self._index.ml_vectors is not None and self._index.ml_hashes is not None:
+            ml = self._index.ml_vectors
+            out |= {
+                h: np.asarray(ml[i], dtype=np.float32)
+                for i, h in enumerate(self._index.ml_hashes)
+                if h in wanted
+            }
+        return out
 
     def write(self, change: Change) -> None:
         if self.index_dir is None:
@@ -205,6 +238,10 @@ class FilesStore:
             dense=dense,
             lexical=LexicalIndex.build(token_lists, self.tokenizer),
             tokens=token_lists if fp else None,
+            ml_vectors=None
+            if change.ml_vectors is None
+            else np.asarray(change.ml_vectors, dtype=np.float16),
+            ml_hashes=change.ml_hashes,
         )
         manifest = {**change.manifest, "tokenizer": fp, "dense_retired": dense.retired}
         store.save(index, self.index_dir, manifest)

