@@ -393,19 +393,23 @@ def bench_http(
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     env = {**os.environ, "QA_INDEX_DIR": str(index_dir)}
+    # The server writes an access line per request to stderr: into a file, not a pipe nobody
+    # reads (a full pipe blocks the server, which then neither serves nor stops on SIGTERM).
+    log_file = tempfile.TemporaryFile(mode="w+")
     proc = subprocess.Popen(
         [sys.executable, "-m", "qa.cli", "serve", "--port", str(port), "--workers", str(workers)],
         env=env,
         cwd=ROOT,
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
+        stderr=log_file,
         text=True,
     )
     try:
         base = f"http://127.0.0.1:{port}"
         for _ in range(1200):
             if proc.poll() is not None:
-                raise RuntimeError(f"qa serve exited: {proc.stderr.read() if proc.stderr else ''}")
+                log_file.seek(0)
+                raise RuntimeError(f"qa serve exited: {log_file.read()[-2000:]}")
             try:
                 r = httpx.get(f"{base}/healthz", timeout=1)
                 if r.status_code == 200 and r.json().get("status") == "ok":
@@ -429,6 +433,7 @@ def bench_http(
     finally:
         proc.terminate()
         proc.wait(timeout=30)
+        log_file.close()
 
 
 def reindex_at_scale(

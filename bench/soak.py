@@ -1,9 +1,11 @@
 """Soak and limits, against a real `qa serve` on the seed index (bench/results/soak.json).
 
 1. Soak: concurrency 16 for ``--seconds`` mixing search, chat, streamed chat and clients that
-   disconnect mid-stream; errors other than intended 429s, p99 by kind, RSS at start and end.
-2. Limits: with a chat limit of 5/s, key k1 sends as fast as it can while key k2 asks at a
-   normal pace; k1 gets 429s, k2's p50 stays near its unloaded p50.
+   disconnect mid-stream, with Chinese and English questions, on a server without limits (so
+   every error is a real one); statuses, p99 by kind, RSS after a warm-up (``--warmup``
+   seconds of the same load: caches fill) and at the end.
+2. Limits: a second server with a chat limit of 5/s per key; key k1 sends as fast as it can
+   while key k2 asks at a normal pace; k1 gets 429s, k2's p50 stays near its unloaded p50.
 
     python -m bench.soak [--seconds 600]
 """
@@ -129,42 +131,111 @@ async def limits(base: str, questions: list[str], seconds: float) -> dict[str, A
     a, b = pct(alone)["p50"], pct(loaded)["p50"]
     return {
         "k1_statuses": codes,
-        "k2_p50_alone_ms": round(a * 1000, 1),
-        "k2_p50_while_k1_floods_ms": round(b * 1000, 1),
+        "k2_p50_alone_ms": round(a, 1),  # pct() gives milliseconds
+        "k2_p50_while_k1_floods_ms": round(b, 1),
         "k2_p50_ratio": round(b / a, 2),
+    }
+
+
+async def slow_clients(
+    base: str, query: str, clients: int = 50, bound: float = 40
+) -> dict[str, Any]:
+    """``clients`` connections trickle their headers a byte every half second (slowloris) while a
+    normal client searches; when is each dropped, and what does the normal client see."""
+    host, port = base.removeprefix("http://").split(":")
+    headers = b"POST /api/search HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+
+    async def trickle() -> float:
+        t = time.perf_counter()
+        reader, writer = await asyncio.open_connection(host, int(port))
+        try:
+            for i in range(int(bound * 2)):
+                writer.write(headers[i % len(headers) : i % len(headers) + 1])
+                await writer.drain()
+                try:
+                    if await asyncio.wait_for(reader.read(1), 0.5) == b"":
+                        return time.perf_counter() - t  # the server closed it
+                except TimeoutError:
+                    continue
+        except (ConnectionError, OSError):
+            return time.perf_counter() - t
+        finally:
+            writer.close()
+        return float("inf")
+
+    async def normal(client: httpx.AsyncClient, n: int) -> list[float]:
+        out = []
+        for _ in range(n):
+            t = time.perf_counter()
+            r = await client.post(f"{base}/api/search", json={"query": query})
+            if r.status_code == 200:
+                out.append(time.perf_counter() - t)
+            await asyncio.sleep(0.25)
+        return out
+
+    async with httpx.AsyncClient(timeout=30) as client:
+        alone = await normal(client, 20)
+        dropped, during = await asyncio.gather(
+            asyncio.gather(*(trickle() for _ in range(clients))), normal(client, 40)
+        )
+    finite = [d for d in dropped if d != float("inf")]
+    return {
+        "clients": clients,
+        "dropped": len(finite),
+        "dropped_after_s_max": round(max(finite), 1) if finite else None,
+        "dropped_after_s_p50": round(float(sorted(finite)[len(finite) // 2]), 1)
+        if finite
+        else None,
+        "normal_p50_ms_alone": round(pct(alone)["p50"], 1),
+        "normal_p50_ms_during": round(pct(during)["p50"], 1),
     }
 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--seconds", type=float, default=600)
+    ap.add_argument("--warmup", type=float, default=30)
     ap.add_argument("--limit-seconds", type=float, default=40)
     args = ap.parse_args()
     settings = Settings.from_env()
-    questions = [
-        q.question for q in load_questions(ROOT / "tests" / "data" / "seed_questions.jsonl")
+    data = ROOT / "tests" / "data"
+    questions = [q.question for q in load_questions(data / "seed_questions.jsonl")]
+    english = [
+        json.loads(line)["question"]
+        for line in (data / "cross_lingual.jsonl").read_text("utf-8").splitlines()
+        if line.strip()
     ]
+    mixed = questions + english  # about one question in three is not Chinese
     out: dict[str, Any] = {"index": str(settings.index_dir)}
-    proc, base = start({"QA_API_KEYS": "soak,k1,k2", "QA_RATE_LIMIT_CHAT": "5/s"})
+    proc, base = start({"QA_API_KEYS": "soak"})
     try:
-        httpx.post(
-            f"{base}/api/search",
-            json={"query": questions[0]},
-            headers={"Authorization": "Bearer soak"},
-            timeout=60,
-        )
-        before = rss_mb(proc.pid)
-        out["soak"] = asyncio.run(soak(base, questions, args.seconds))
-        after = rss_mb(proc.pid)
+        warm = asyncio.run(soak(base, mixed, args.warmup))
+        start_rss = rss_mb(proc.pid)
+        out["soak"] = asyncio.run(soak(base, mixed, args.seconds))
+        end_rss = rss_mb(proc.pid)
         out["soak"] |= {
             "seconds": args.seconds,
-            "rss_mb_start": round(before, 1),
-            "rss_mb_end": round(after, 1),
-            "rss_growth": round(after / before - 1, 3),
+            "warmup_seconds": args.warmup,
+            "warmup_statuses": warm["statuses"],
+            "rss_mb_after_warmup": round(start_rss, 1),
+            "rss_mb_end": round(end_rss, 1),
+            "rss_growth": round(end_rss / start_rss - 1, 3),
         }
         print(json.dumps(out["soak"]), flush=True)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+    proc, base = start({"QA_API_KEYS": "k1,k2", "QA_RATE_LIMIT_CHAT": "5/s"})
+    try:
         out["limits"] = asyncio.run(limits(base, questions, args.limit_seconds))
         print(json.dumps(out["limits"]), flush=True)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+    proc, base = start({})  # default timeouts (QA_HEADER_TIMEOUT 10 s)
+    try:
+        out["slow_clients"] = asyncio.run(slow_clients(base, questions[0]))
+        print(json.dumps(out["slow_clients"]), flush=True)
     finally:
         proc.terminate()
         proc.wait(timeout=30)
