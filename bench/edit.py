@@ -31,7 +31,17 @@ def main() -> int:
     args = ap.parse_args()
     settings = Settings.from_env()
     emb = SentenceTransformerEmbedder.from_settings(settings)
-    base = store.load(ROOT / "embeddings" / "eval" / "cmrc2018_dev-m3e_small", tokenize)
+    # the CMRC index of `qa eval --squad` (or of `bench.crosslingual --chinese`)
+    evals = ROOT / "embeddings" / "eval"
+    base_dir = next(
+        (
+            p
+            for p in (evals / "cmrc2018_dev-m3e_small", evals / "cmrc2018_dev-multilingual")
+            if p.is_dir()
+        ),
+        evals / "cmrc2018_dev-m3e_small",
+    )
+    base = store.load(base_dir, tokenize)
     base_articles = list(base.articles.values())
     d = ROOT / "embeddings" / f"bench-edit-{args.size}"
     shutil.rmtree(d, ignore_errors=True)

@@ -395,7 +395,7 @@ def bench_http(
     env = {**os.environ, "QA_INDEX_DIR": str(index_dir)}
     # The server writes an access line per request to stderr: into a file, not a pipe nobody
     # reads (a full pipe blocks the server, which then neither serves nor stops on SIGTERM).
-    log_file = tempfile.TemporaryFile(mode="w+")
+    log_file = tempfile.TemporaryFile(mode="w+")  # noqa: SIM115 - closed in the finally below
     proc = subprocess.Popen(
         [sys.executable, "-m", "qa.cli", "serve", "--port", str(port), "--workers", str(workers)],
         env=env,

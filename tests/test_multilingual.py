@@ -198,7 +198,9 @@ class TestSearch:
 def answerer(searcher: Searcher) -> CrossLingualAnswerer:
     inner = ReaderAnswerer(FakeReader())  # type: ignore[arg-type]
     # the fake model's cosines are not e5's: thresholds for it
-    return CrossLingualAnswerer(inner, searcher, gate=0.1, found=0.05)
+    a = CrossLingualAnswerer(inner, searcher, gate=-0.2, found=0.05)
+    a.gate_zh = -0.2
+    return a
 
 
 class TestAnswers:
@@ -207,7 +209,7 @@ class TestAnswers:
         ans = answerer(ml_searcher).answer(q, ml_searcher.search(q, 3))
         assert ans.found and ans.language == "en" and ans.short_answer is None
         assert ans.text.startswith(FRAMING["lead"])
-        assert ans.text.endswith("[1]")
+        assert ans.text.rstrip("]").rstrip("0123456789").endswith("[")
         cite = ans.citations[0]
         s, e = cite.evidence_span
         assert cite.passage.text[s:e] in ans.text
@@ -234,6 +236,22 @@ class TestAnswers:
         from qa.answer import markdown
 
         assert "**Related passages**" in markdown(ans)
+
+    def test_off_topic_is_refused_in_both_languages_before_reading(
+        self, ml_searcher: Searcher
+    ) -> None:
+        from qa.answer import NOT_FOUND, Message, answer_messages
+
+        a = answerer(ml_searcher)
+        for q, text in (
+            ("What will the weather be like tomorrow?", FRAMING["not_found"]),
+            ("明天天气怎么样？", NOT_FOUND),
+        ):
+            # as the service asks: the hits carry multilingual scores for the check
+            ans = answer_messages(ml_searcher, [Message("user", q)], 3, a)
+            assert not ans.found and ans.text == text and not ans.related
+        hits = ml_searcher.search("明天天气怎么样？", 3, multilingual_scores=True)
+        assert a.contrast("明天天气怎么样？", hits) < a.gate_zh
 
     def test_chinese_goes_to_the_reader(self, ml_searcher: Searcher) -> None:
         q = "上海外卖小哥公寓的月租金是多少？"
