@@ -255,26 +255,27 @@ def fit_thresholds(feats: list[dict[str, Any]]) -> dict[str, Any]:
     bonus = best_bonus[2]
     grid = np.round(np.arange(0.70, 0.90, 0.0025), 4)
     gates = np.round(np.arange(-0.20, 0.05, 0.0025), 4)
-    # key: refusals (off-topic counted twice), then answerable found; the gate is then put in
-    # the middle of the run of gates that reach the best key (a margin both ways)
-    best: tuple[tuple[float, float], float, float] | None = None
-    tied: list[float] = []
-    for gate_w in (0.0, 0.02, 0.03, 0.05, 0.08):
+    # 1. the off-topic gate: the most off-topic refused while at most 2% of answerable questions
+    #    are, put in the middle of the run of gates that do it (a margin both ways)
+    best_gate: tuple[float, float, list[float]] | None = None
+    for gate_w in (0.0, 0.02, 0.03, 0.05):
         picks = [pick(f, bonus, gate_w) for f in cal]
-        for found in grid:
-            for gate in gates:
-                r = rates(picks, gate, found)
-                if r["answerable_found"] < MIN_FOUND:
-                    continue
-                key = (r["near_miss_refused"] + 2 * r["off_topic_refused"], r["answerable_found"])
-                if best is None or key > best[0]:
-                    best, tied = (key, gate_w, float(found)), [float(gate)]
-                elif key == best[0] and gate_w == best[1] and found == best[2]:
-                    tied.append(float(gate))
-    assert best is not None
-    _, gate_w, found = best
+        ok = [g for g in gates if rates(picks, g, 0.0)["answerable_found"] >= 0.98]
+        if not ok:
+            continue
+        top = max(rates(picks, g, 0.0)["off_topic_refused"] for g in ok)
+        tied = [float(g) for g in ok if rates(picks, g, 0.0)["off_topic_refused"] == top]
+        if best_gate is None or top > best_gate[0]:
+            best_gate = (top, gate_w, tied)
+    assert best_gate is not None
+    _, gate_w, tied = best_gate
     gate = round(float(np.median(tied)), 4)
-
+    # 2. the evidence threshold: the most near misses refused with >= MIN_FOUND answered
+    picks = [pick(f, bonus, gate_w) for f in cal]
+    found = max(
+        (float(t) for t in grid if rates(picks, gate, float(t))["answerable_found"] >= MIN_FOUND),
+        key=lambda t: (rates(picks, gate, t)["near_miss_refused"], -t),
+    )
     all_picks = [pick(f, bonus, gate_w) for f in feats]
     curve = [{"found_threshold": float(t), **rates(all_picks, gate, float(t))} for t in grid]
     return {
@@ -282,7 +283,7 @@ def fit_thresholds(feats: list[dict[str, Any]]) -> dict[str, Any]:
         "name_gate": gate_w,
         "gate": gate,
         "found": found,
-        "rule": f"bonuses: most answers quoting the fact; thresholds: most refusals (off-topic counted twice) with >= {MIN_FOUND:.0%} of answerable found; calibration half",
+        "rule": f"bonuses: most answers quoting the fact; gate: most off-topic refused with <= 2% of answerable, middle of the range; evidence threshold: most near misses refused with >= {MIN_FOUND:.0%} of answerable found; all on the calibration half",
         "calibration": {"n": len(cal), **rates([pick(f, bonus, gate_w) for f in cal], gate, found)},
         "test": {"n": len(test), **rates([pick(f, bonus, gate_w) for f in test], gate, found)},
         "all": {"n": len(feats), **rates(all_picks, gate, found)},
@@ -311,6 +312,7 @@ def chinese_gate(searcher: Searcher) -> dict[str, Any]:
 
     gates = np.round(np.arange(-0.20, 0.10, 0.0025), 4)
     ok = [g for g in gates if rate("answerable", "calibration", g) <= 0.01]
+    assert ok
     best_refused = max(rate("off_topic", "calibration", g) for g in ok)
     tied = [g for g in ok if rate("off_topic", "calibration", g) == best_refused]
     gate = round(float(np.median(tied)), 4)
@@ -326,6 +328,32 @@ def chinese_gate(searcher: Searcher) -> dict[str, Any]:
         "rule": "most off-topic refused, at most 1% of answerable, calibration half",
         **report,
     }
+
+
+def chinese_answers(settings: Settings, searcher: Searcher) -> dict[str, Any]:
+    """The Chinese seed sets through the service's answerer (the check, then the reader): found
+    rates by set and half, and the off-topic questions still answered."""
+    from qa.answer import Message, answer_messages
+    from qa.reader.answerer import load_answerer
+
+    answerer = load_answerer(settings, searcher)
+    out: dict[str, Any] = {}
+    answered_off_topic = []
+    for kind, name in (
+        ("answerable", "seed_questions"),
+        ("near_miss", "near_miss"),
+        ("off_topic", "off_topic"),
+    ):
+        found: dict[str, list[bool]] = {"calibration": [], "test": []}
+        for r in rows(DATA / f"{name}.jsonl"):
+            ans = answer_messages(searcher, [Message("user", r["question"])], 3, answerer)
+            found[half(r["question"])].append(ans.found)
+            if kind == "off_topic" and ans.found:
+                answered_off_topic.append(r["question"])
+        out[kind] = {part: round(float(np.mean(v)), 3) for part, v in found.items()}
+        out[kind]["all"] = round(float(np.mean(found["calibration"] + found["test"])), 3)
+    out["off_topic_answered"] = answered_off_topic
+    return out
 
 
 def plot(th: dict[str, Any], path: Path) -> None:
@@ -481,6 +509,8 @@ def main() -> None:
     print(json.dumps(th_short, ensure_ascii=False), flush=True)
     results["chinese_gate"] = chinese_gate(searcher)
     print(json.dumps(results["chinese_gate"]), flush=True)
+    results["chinese_answers_found"] = chinese_answers(settings, searcher)
+    print(json.dumps(results["chinese_answers_found"], ensure_ascii=False), flush=True)
     results["speed"] = speed(searcher, [r["question"] for r in answerable])
     print(json.dumps(results["speed"]), flush=True)
     results["indexing"] = indexing_rate(settings)

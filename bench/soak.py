@@ -4,8 +4,9 @@
    disconnect mid-stream, with Chinese and English questions, on a server without limits (so
    every error is a real one); statuses, p99 by kind, RSS after a warm-up (``--warmup``
    seconds of the same load: caches fill) and at the end.
-2. Limits: a second server with a chat limit of 5/s per key; key k1 sends as fast as it can
-   while key k2 asks at a normal pace; k1 gets 429s, k2's p50 stays near its unloaded p50.
+2. Limits: a second server with a chat limit of 5/s per key; key k1 sends at ten times its
+   limit (50/s), then as fast as the server answers, while key k2 asks at a normal pace; k1
+   gets 429s, k2's p50 is compared with its unloaded p50.
 
     python -m bench.soak [--seconds 600]
 """
@@ -102,7 +103,12 @@ async def soak(base: str, questions: list[str], seconds: float) -> dict[str, Any
     return {"statuses": statuses, "latency": {k: pct(v) for k, v in lat.items() if v}}
 
 
-async def limits(base: str, questions: list[str], seconds: float) -> dict[str, Any]:
+async def limits(
+    base: str, questions: list[str], seconds: float, flood_rate: float | None
+) -> dict[str, Any]:
+    """k2 asks twice a second, alone and then while k1 sends chat requests over its limit with
+    four connections: at ``flood_rate`` requests a second in all, or as fast as the server
+    answers (None; on two cores the flooding client and the 429s it draws then take the CPU)."""
     body = {"messages": [{"role": "user", "content": questions[0]}]}
 
     async def paced(client: httpx.AsyncClient, until: float) -> list[float]:
@@ -125,12 +131,16 @@ async def limits(base: str, questions: list[str], seconds: float) -> dict[str, A
 
         async def flood() -> None:
             while time.perf_counter() < until:
+                t = time.perf_counter()
                 r = await k1.post(f"{base}/api/chat", json=body)
                 codes[str(r.status_code)] = codes.get(str(r.status_code), 0) + 1
+                if flood_rate:
+                    await asyncio.sleep(max(0.0, 4 / flood_rate - (time.perf_counter() - t)))
 
         loaded, *_ = await asyncio.gather(paced(k2, until), *(flood() for _ in range(4)))
     a, b = pct(alone)["p50"], pct(loaded)["p50"]
     return {
+        "k1_rate": flood_rate or "unbounded",
         "k1_statuses": codes,
         "k2_p50_alone_ms": round(a, 1),  # pct() gives milliseconds
         "k2_p50_while_k1_floods_ms": round(b, 1),
@@ -192,25 +202,10 @@ async def slow_clients(
     }
 
 
-def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--seconds", type=float, default=600)
-    ap.add_argument("--warmup", type=float, default=30)
-    ap.add_argument("--limit-seconds", type=float, default=40)
-    args = ap.parse_args()
-    settings = Settings.from_env()
-    data = ROOT / "tests" / "data"
-    questions = [q.question for q in load_questions(data / "seed_questions.jsonl")]
-    english = [
-        json.loads(line)["question"]
-        for line in (data / "cross_lingual.jsonl").read_text("utf-8").splitlines()
-        if line.strip()
-    ]
-    mixed = questions + english  # about one question in three is not Chinese
-    out: dict[str, Any] = {"index": str(settings.index_dir)}
+def run_soak(mixed: list[str], seconds: float, warmup: float) -> dict[str, Any]:
     proc, base = start({"QA_API_KEYS": "soak"})
     try:
-        warm = asyncio.run(soak(base, mixed, args.warmup))
+        warm = asyncio.run(soak(base, mixed, warmup))
         start_rss = rss_mb(proc.pid)
         series: list[tuple[float, float]] = []
         stop = threading.Event()
@@ -222,13 +217,13 @@ def main() -> int:
 
         sampler = threading.Thread(target=sample, daemon=True)
         sampler.start()
-        out["soak"] = asyncio.run(soak(base, mixed, args.seconds))
+        out = asyncio.run(soak(base, mixed, seconds))
         stop.set()
         end_rss = rss_mb(proc.pid)
-        mid = next((r for t, r in series if t >= args.seconds / 2), start_rss)
-        out["soak"] |= {
-            "seconds": args.seconds,
-            "warmup_seconds": args.warmup,
+        mid = next((r for t, r in series if t >= seconds / 2), start_rss)
+        return out | {
+            "seconds": seconds,
+            "warmup_seconds": warmup,
             "warmup_statuses": warm["statuses"],
             "rss_mb_after_warmup": round(start_rss, 1),
             "rss_mb_end": round(end_rss, 1),
@@ -236,24 +231,64 @@ def main() -> int:
             "rss_growth_second_half": round(end_rss / mid - 1, 3),
             "rss_series": series,
         }
-        print(json.dumps(out["soak"]), flush=True)
     finally:
         proc.terminate()
         proc.wait(timeout=30)
+
+
+def run_limits(questions: list[str], seconds: float) -> list[dict[str, Any]]:
     proc, base = start({"QA_API_KEYS": "k1,k2", "QA_RATE_LIMIT_CHAT": "5/s"})
     try:
-        out["limits"] = asyncio.run(limits(base, questions, args.limit_seconds))
-        print(json.dumps(out["limits"]), flush=True)
+        return [
+            asyncio.run(limits(base, questions, seconds, rate))
+            for rate in (50.0, None)  # ten times the limit, then as fast as it goes
+        ]
     finally:
         proc.terminate()
         proc.wait(timeout=30)
+
+
+def run_slow_clients(question: str) -> dict[str, Any]:
     proc, base = start({})  # default timeouts (QA_HEADER_TIMEOUT 10 s)
     try:
-        out["slow_clients"] = asyncio.run(slow_clients(base, questions[0]))
-        print(json.dumps(out["slow_clients"]), flush=True)
+        return asyncio.run(slow_clients(base, question))
     finally:
         proc.terminate()
         proc.wait(timeout=30)
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--seconds", type=float, default=600)
+    ap.add_argument("--warmup", type=float, default=30)
+    ap.add_argument("--limit-seconds", type=float, default=40)
+    ap.add_argument(
+        "--parts",
+        default="soak,limits,slow_clients",
+        help="which parts to run; the others keep their figures in soak.json",
+    )
+    args = ap.parse_args()
+    parts = {p.strip() for p in args.parts.split(",") if p.strip()}
+    settings = Settings.from_env()
+    data = ROOT / "tests" / "data"
+    questions = [q.question for q in load_questions(data / "seed_questions.jsonl")]
+    english = [
+        json.loads(line)["question"]
+        for line in (data / "cross_lingual.jsonl").read_text("utf-8").splitlines()
+        if line.strip()
+    ]
+    mixed = questions + english  # about one question in three is not Chinese
+    out: dict[str, Any] = json.loads(OUT.read_text("utf-8")) if OUT.exists() else {}
+    out["index"] = str(settings.index_dir)
+    if "soak" in parts:
+        out["soak"] = run_soak(mixed, args.seconds, args.warmup)
+        print(json.dumps(out["soak"]), flush=True)
+    if "limits" in parts:
+        out["limits"] = run_limits(questions, args.limit_seconds)
+        print(json.dumps(out["limits"]), flush=True)
+    if "slow_clients" in parts:
+        out["slow_clients"] = run_slow_clients(questions[0])
+        print(json.dumps(out["slow_clients"]), flush=True)
     OUT.write_text(json.dumps(out, ensure_ascii=False, indent=2), "utf-8")
     print(f"written {OUT}")
     return 0
