@@ -191,9 +191,6 @@ class OnnxEncoder:
             quick = ort.SessionOptions()
             quick.intra_op_num_threads = 1
             quick.inter_op_num_threads = 1
-            # no memory arena: under concurrent requests it grows to the largest shapes seen and
-            # never shrinks (a soak's RSS grew 12% in ten minutes); the time is the same
-            quick.enable_cpu_mem_arena = False
             self.quick = ort.InferenceSession(
                 str(quantize(bundle)), quick, providers=["CPUExecutionProvider"]
             )
