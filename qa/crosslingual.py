@@ -180,7 +180,18 @@ class CrossLingualAnswerer:
         self.name_gate = NAME_GATE
         self.gate_zh = GATE_ZH
         self._anchors: np.ndarray | None = None
-        self.on_stage: Callable[[str, float], None] | None = None
+        self._on_stage: Callable[[str, float], None] | None = None
+
+    @property
+    def on_stage(self) -> Callable[[str, float], None] | None:
+        """The service's stage timer; set on the reader inside too."""
+        return self._on_stage
+
+    @on_stage.setter
+    def on_stage(self, fn: Callable[[str, float], None] | None) -> None:
+        self._on_stage = fn
+        if hasattr(self.inner, "on_stage"):
+            self.inner.on_stage = fn
 
     def handles(self, question: str) -> bool:
         return language(question) != "zh" and self.searcher.multilingual_ready
@@ -195,8 +206,8 @@ class CrossLingualAnswerer:
         started = time.perf_counter()
         qv = self.searcher.encode_multilingual(question)
         vecs = ml.encode_passages([simplified(c.text) for c in cands])
-        if self.on_stage is not None:
-            self.on_stage("reader", time.perf_counter() - started)
+        if self._on_stage is not None:
+            self._on_stage("reader", time.perf_counter() - started)
         names = romanized_names(question)
         for c, s in zip(cands, np.asarray(vecs) @ qv, strict=True):
             c.cosine = float(s)

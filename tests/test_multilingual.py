@@ -253,6 +253,15 @@ class TestAnswers:
         hits = ml_searcher.search("明天天气怎么样？", 3, multilingual_scores=True)
         assert a.contrast("明天天气怎么样？", hits) < a.gate_zh
 
+    def test_stage_timer_reaches_the_reader_inside(self, ml_searcher: Searcher) -> None:
+        a = answerer(ml_searcher)
+        stages: list[str] = []
+        a.on_stage = lambda stage, seconds: stages.append(stage)
+        assert a.inner.on_stage is a.on_stage  # type: ignore[attr-defined]
+        q = "What is the monthly rent of the Shanghai apartment?"
+        a.answer(q, ml_searcher.search(q, 3))
+        assert stages == ["reader"]
+
     def test_chinese_goes_to_the_reader(self, ml_searcher: Searcher) -> None:
         q = "上海外卖小哥公寓的月租金是多少？"
         ans = answerer(ml_searcher).answer(q, ml_searcher.search(q, 3))
