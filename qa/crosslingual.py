@@ -279,7 +279,9 @@ class CrossLingualAnswerer:
             top = max(mine, key=lambda c: c.score)
             hit.evidence_span = (top.start, top.end)
             citations.append(hit)
-        text = "".join(f"{c.text}[{number[c.hit]}]" for c in chosen)
+        # in the order of the citations, and of the text within each passage
+        ordered = sorted(chosen, key=lambda c: (number[c.hit], c.start))
+        text = "".join(f"{c.text}[{number[c.hit]}]" for c in ordered)
         return Answer(
             f"{FRAMING['lead']}\n\n{text}",
             True,

@@ -39,15 +39,16 @@ _LATIN_WORD = re.compile(r"[A-Za-z\u00c0-\u024f]+")
 def language(text: str) -> Language:
     """The question's language, from its script.
 
-    Kana means Japanese. Otherwise Chinese when Han characters outnumber Latin words (a Han
-    character carries about a word), so ``武乡县的GDP是多少`` is Chinese and ``What did 武乡县 do
-    about wage arrears?`` is English. Text with neither (emoji, symbols, digits) is ``other``.
+    Kana means Japanese. Otherwise Chinese when Han characters outnumber twice the Latin words
+    (a Chinese word is one to three characters, and a Chinese name inside an English question is
+    a single word of several), so ``武乡县的GDP是多少`` is Chinese and ``How much did
+    广东康盛投资有限公司 give?`` is English. Text with neither (emoji, symbols, digits) is ``other``.
     """
     if _KANA.search(text):
         return "ja"
     han = len(_HAN.findall(text))
     words = len(_LATIN_WORD.findall(text))
-    if han and han >= words:
+    if han and han > 2 * words:
         return "zh"
     return "en" if words else "other"
 

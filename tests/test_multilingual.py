@@ -81,6 +81,9 @@ class TestLanguage:
             ("武乡县的GDP是多少", "zh"),
             ("How much is the monthly rent?", "en"),
             ("What did 武乡县 do to resolve disputes?", "en"),
+            ("How much did 广东康盛投资有限公司 give during the 工BA games?", "en"),
+            ("What is 两栖农人?", "en"),
+            ("iPhone 15 Pro 在中国卖多少钱", "zh"),
             ("嘉禾県はどの地級市に属していますか？", "ja"),
             ("😀😀😀", "other"),
             ("？？？ 123", "other"),
@@ -387,14 +390,31 @@ class TestRealModel:
         )
         assert first / len(en) >= 0.8, f"{first} of {len(en)}"
 
-    def test_answer_and_refusal(self, seed_ml: Searcher) -> None:
+    def test_answers_and_refusals(self, seed_ml: Searcher) -> None:
+        from qa.answer import Message, answer_messages
+        from qa.evaluate import compact, fold
         from qa.reader.answerer import load_answerer
 
-        ans_er = load_answerer(Settings(), seed_ml)
-        assert isinstance(ans_er, CrossLingualAnswerer)
-        q = "How many companies donated during the Enping charity basketball games?"
-        ans = ans_er.answer(q, seed_ml.search(q, 3))
-        assert ans.found and "102家" in ans.text and ans.language == "en"
-        q = "How do I undo a git rebase that went wrong?"
-        off = ans_er.answer(q, seed_ml.search(q, 3))
-        assert not off.found and not off.citations
+        answerer = load_answerer(Settings(), seed_ml)
+        assert isinstance(answerer, CrossLingualAnswerer)
+        root = Path(__file__).resolve().parent.parent
+        rows = [
+            json.loads(line)
+            for line in (root / "tests" / "data" / "cross_lingual.jsonl")
+            .read_text("utf-8")
+            .splitlines()
+        ]
+        quotes, refused = [], []
+        for r in rows:
+            ans = answer_messages(seed_ml, [Message("user", r["question"])], 3, answerer)
+            if r["kind"] == "answerable":
+                assert ans.found and ans.language != "zh" and ans.citations
+                for c in ans.citations:
+                    s, e = c.evidence_span
+                    assert c.passage.text[s:e] in ans.text
+                quotes.append(compact(fold(r["answer"])) in compact(fold(ans.text)))
+            elif r["kind"] == "off_topic":
+                refused.append(not ans.found and not ans.citations)
+        # measured 0.797 and 1.0 (bench/RESULTS.md); floors below them catch a regression
+        assert sum(quotes) / len(quotes) >= 0.7, f"{sum(quotes)} of {len(quotes)}"
+        assert all(refused)
