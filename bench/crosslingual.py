@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from bench.reader import half
+from bench.reader import half, rows
 from qa import service
 from qa.config import ROOT, Settings
 from qa.crosslingual import CrossLingualAnswerer, quoted
@@ -42,10 +42,6 @@ DATA = ROOT / "tests" / "data"
 OUT = ROOT / "bench" / "results"
 WORK = ROOT / "embeddings" / "eval"
 MIN_FOUND = 0.90
-
-
-def rows(path: Path) -> list[dict[str, Any]]:
-    return [json.loads(line) for line in path.read_text("utf-8").splitlines() if line.strip()]
 
 
 def seed_searcher(settings: Settings) -> Searcher:

