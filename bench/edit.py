@@ -1,5 +1,6 @@
 """One-article edit against re-indexing the unchanged corpus, on the embedded store at 100k
-passages, in one run (bench/results/edit.json).
+passages, in one run (bench/results/edit.json); then a removal, and an edit forced to compact
+(the worst case: every live row rewritten into one segment, the HNSW graph built afresh).
 
 The corpus is the synthetic one of `bench.run` (CMRC 2018 articles repeated with variations, real
 content hashes and kept tokens, so `qa index` reuses every embedding and every token list).
@@ -14,6 +15,7 @@ import json
 import shutil
 import sys
 import time
+from dataclasses import replace
 
 import numpy as np
 
@@ -22,6 +24,8 @@ from bench.synthetic import make_index, variants
 from qa import store
 from qa.config import ROOT, Settings
 from qa.embed import SentenceTransformerEmbedder
+from qa.indexer import build
+from qa.stores import files
 from qa.tokens import tokenize
 
 
@@ -46,7 +50,7 @@ def main() -> int:
     d = ROOT / "embeddings" / f"bench-edit-{args.size}"
     shutil.rmtree(d, ignore_errors=True)
     t = time.perf_counter()
-    build = make_index(
+    made = make_index(
         base_articles,
         list(base.passages),
         np.asarray(base.vectors, dtype=np.float32),
@@ -57,12 +61,26 @@ def main() -> int:
         real_hashes=True,
         passage_prefix=emb.passage_prefix,
     )
-    print(json.dumps(build), f"{time.perf_counter() - t:.1f} s", flush=True)
-    r = reindex_at_scale(emb, variants(base_articles, args.size), d, "hnsw")
+    print(json.dumps(made), f"{time.perf_counter() - t:.1f} s", flush=True)
+    corpus = variants(base_articles, args.size)
+    r = reindex_at_scale(emb, corpus, d, "hnsw")
     r["ratio"] = round(r["one_article_changed_s"] / r["unchanged_s"], 2)
+    live = store.load(d, tokenize)
+    r["segments_after_edit"] = len(live.manifest["segments"])
+    r["deleted_rows_after_edit"] = int(len(live.deleted))
+    # removing one article, then the worst case: an edit that compacts (a fresh HNSW graph)
+    t = time.perf_counter()
+    build([], d, emb, index_type="hnsw", remove=[corpus[1].id], progress=False)
+    r["one_article_removed_s"] = time.perf_counter() - t
+    files.COMPACT_ABOVE = 0.0
+    t = time.perf_counter()
+    edited = replace(corpus[2], text=corpus[2].text + "再补充一句。")
+    build([edited], d, emb, index_type="hnsw", progress=False)
+    r["compacting_edit_s"] = time.perf_counter() - t
+    r["segments_after_compaction"] = len(store.load(d, tokenize).manifest["segments"])
     print(json.dumps(r), flush=True)
     out = ROOT / "bench" / "results" / "edit.json"
-    out.write_text(json.dumps({"passages": build["passages"], **r}, indent=2), "utf-8")
+    out.write_text(json.dumps({"passages": made["passages"], **r}, indent=2), "utf-8")
     shutil.rmtree(d, ignore_errors=True)
     return 0
 

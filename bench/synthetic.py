@@ -121,7 +121,6 @@ def make_index(
         vectors.astype(np.float16),
         dense,
         lexical,
-        tokens=tokens if real_hashes else None,
     )
     manifest = {
         "model": model,

@@ -118,16 +118,26 @@ class DenseIndex:
             base.nprobe = nprobe
 
     def search(
-        self, queries: np.ndarray, k: int, allowed: np.ndarray | None = None
+        self,
+        queries: np.ndarray,
+        k: int,
+        allowed: np.ndarray | None = None,
+        excluded: np.ndarray | None = None,
     ) -> tuple[np.ndarray, np.ndarray]:
-        """Top-k (scores, ids) per query row; ids are -1 where fewer than k results exist."""
+        """Top-k (scores, ids) per query row, only ``allowed`` ids if given, never ``excluded``
+        ones; ids are -1 where fewer than k results exist."""
         queries = np.ascontiguousarray(queries, dtype=np.float32)
         k = max(1, min(k, max(self.size, 1)))
         if self.size == 0:
             return np.zeros((len(queries), k), np.float32), np.full((len(queries), k), -1, np.int64)
         params = None
-        if allowed is not None:
-            sel = faiss.IDSelectorBatch(np.asarray(allowed, dtype=np.int64))
+        inner = None
+        if allowed is not None or excluded is not None:
+            if allowed is not None:
+                sel = faiss.IDSelectorBatch(np.asarray(allowed, dtype=np.int64))
+            else:
+                inner = faiss.IDSelectorBatch(np.asarray(excluded, dtype=np.int64))
+                sel = faiss.IDSelectorNot(inner)  # ``inner`` must outlive the search
             # Each index family takes its own parameter type; the selector rides along.
             if self.kind.startswith("hnsw"):
                 params = faiss.SearchParametersHNSW(sel=sel, efSearch=max(self.ef_search, 4 * k))
@@ -139,32 +149,6 @@ class DenseIndex:
             search_threads()
         scores, ids = self.index.search(queries, k, params=params)
         return scores, ids
-
-    def entry_ids(self) -> np.ndarray:
-        """The id of every stored entry in insertion order (-1: retired by ``remap``)."""
-        return faiss.vector_to_array(self.index.id_map).astype(np.int64)
-
-    @property
-    def retired(self) -> int:
-        return int(np.count_nonzero(self.entry_ids() < 0))
-
-    def remap(self, ids: np.ndarray, vectors: np.ndarray, new_ids: np.ndarray) -> None:
-        """Change in place what the stored entries are called, then add new ones: entry i gets
-        ``ids[i]`` (-1 retires it: it is never returned again) and ``vectors`` join with
-        ``new_ids``. An edit of a few articles then costs a few graph insertions, not a rebuild
-        (HNSW cannot delete; retired entries are dropped by the next full build)."""
-        faiss.copy_array_to_vector(np.asarray(ids, dtype=np.int64), self.index.id_map)
-        self.index.construct_rev_map()
-        if len(vectors):
-            threads = faiss.omp_get_max_threads()
-            faiss.omp_set_num_threads(os.cpu_count() or 1)
-            try:
-                self.index.add_with_ids(
-                    np.ascontiguousarray(vectors, dtype=np.float32),
-                    np.asarray(new_ids, dtype=np.int64),
-                )
-            finally:
-                faiss.omp_set_num_threads(threads)
 
     def save(self, path: Path) -> None:
         try:
@@ -189,3 +173,56 @@ class DenseIndex:
             flags = faiss.IO_FLAG_MMAP if kind == "ivf" else faiss.IO_FLAG_MMAP_IFC
             flags |= faiss.IO_FLAG_READ_ONLY
         return cls(faiss.read_index(str(path), flags), kind)
+
+
+class SegmentedDense:
+    """The dense indexes of a version's segments searched as one, deleted rows left out. Each
+    segment's index holds its rows' global ids, so hits merge by score alone."""
+
+    def __init__(self, parts: list[tuple[int, DenseIndex]], deleted: np.ndarray) -> None:
+        self.parts = parts  # (first row, index), in row order
+        self.deleted = np.asarray(deleted, dtype=np.int64)
+        self.kind = parts[0][1].kind
+        self.ef_search = parts[0][1].ef_search
+        self.index = parts[0][1].index
+
+    @property
+    def size(self) -> int:
+        return sum(d.size for _, d in self.parts) - len(self.deleted)
+
+    @property
+    def dim(self) -> int:
+        return self.parts[0][1].dim
+
+    def set_search_effort(self, ef_search: int | None = None, nprobe: int = 32) -> None:
+        for _, d in self.parts:
+            d.set_search_effort(ef_search, nprobe)
+        self.ef_search = self.parts[0][1].ef_search
+
+    def search(
+        self, queries: np.ndarray, k: int, allowed: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        queries = np.ascontiguousarray(queries, dtype=np.float32)
+        scores, ids = [], []
+        for start, d in self.parts:
+            end = start + d.size
+            if allowed is not None:
+                a = np.asarray(allowed, dtype=np.int64)
+                mine = a[(a >= start) & (a < end)]
+                if not len(mine):
+                    continue
+                s, i = d.search(queries, k, allowed=mine)
+            else:
+                gone = self.deleted[(self.deleted >= start) & (self.deleted < end)]
+                s, i = d.search(queries, k, excluded=gone if len(gone) else None)
+            scores.append(np.where(i >= 0, s, -np.inf))
+            ids.append(i)
+        if not scores:
+            return np.zeros((len(queries), 1), np.float32), np.full((len(queries), 1), -1, np.int64)
+        s_all, i_all = np.concatenate(scores, axis=1), np.concatenate(ids, axis=1)
+        k = min(k, s_all.shape[1])
+        order = np.argsort(-s_all, axis=1, kind="stable")[:, :k]
+        top_s = np.take_along_axis(s_all, order, axis=1)
+        top_i = np.take_along_axis(i_all, order, axis=1)
+        top_i[~np.isfinite(top_s)] = -1
+        return np.where(np.isfinite(top_s), top_s, 0.0).astype(np.float32), top_i

@@ -68,7 +68,7 @@ def _previous(index_dir: Path, model: str) -> store.Index | None:
     try:
         old = store.load(index_dir, tokenize, mmap=True)
     except IndexError_ as e:
-        if store.current_version(index_dir) is not None:
+        if store.current_version(index_dir) is not None and "schema 1 " not in str(e):
             log.warning("previous index not reusable (%s); building from scratch", e)
         return None
     if old.model != model:
@@ -78,9 +78,19 @@ def _previous(index_dir: Path, model: str) -> store.Index | None:
 
 
 def folder_store(index_dir: Path, embedder: Embedder, rebuild: bool = False) -> FilesStore:
-    """The files store at ``index_dir`` with its live version, when that one can be reused."""
+    """The files store at ``index_dir`` with its live version, when that one can be reused (or
+    with the embeddings of a version in the older layout, which the next write replaces)."""
     old = None if rebuild else _previous(index_dir, embedder.model_id)
-    return FilesStore(index_dir, tokenize, embedder.model_id, embedder.dim, index=old)
+    out = FilesStore(index_dir, tokenize, embedder.model_id, embedder.dim, index=old)
+    if old is None and not rebuild:
+        out.legacy = store.legacy_vectors(index_dir)
+        if out.legacy:
+            log.warning(
+                "the index in %s is in an older layout: writing it anew, reusing its %d embeddings",
+                index_dir,
+                len(out.legacy),
+            )
+    return out
 
 
 def build(
@@ -112,7 +122,7 @@ def build(
         if index_dir is None:
             raise ValueError("build needs an index_dir or a target store")
         target = folder_store(index_dir, embedder, rebuild)
-    has_data = target.stats().get("passages", 0) if _has_state(target) else 0
+    has_data = int(target.stats().get("passages", 0)) if _has_state(target) else 0
     previous: Mapping[str, Article] = target.articles() if has_data and not rebuild else {}
     merged: dict[str, Article] = dict(previous)
     incoming: dict[str, Article] = {}
@@ -138,32 +148,41 @@ def build(
             report.removed += 1
             removed_ids.add(aid)
 
-    passages: list[Passage] = []
-    owners: list[Article] = []
-    for a in merged.values():
-        for p in split_article(a, passage_min, passage_max):
-            passages.append(p)
-            owners.append(a)
-    kind = choose_type(len(passages), index_type) if target.name == "files" else target.name
-    report.articles, report.passages, report.index_type = len(merged), len(passages), kind
-
     changed = report.added or report.updated or report.removed
+    size = (passage_min, passage_max)
     if (
         multilingual is not None
         and multilingual_limit is not None
-        and len(passages) > multilingual_limit
+        and _passage_count(target, has_data, rebuild, merged, changed_ids, removed_ids, size)
+        > multilingual_limit
     ):
         log.warning(
-            "multilingual field left out: %d passages is over %d (QA_MULTILINGUAL=auto; "
+            "multilingual field left out: over %d passages (QA_MULTILINGUAL=auto; "
             "QA_MULTILINGUAL=on builds it anyway, at about 4 passages a second)",
-            len(passages),
             multilingual_limit,
         )
         multilingual = None
     ml_id = multilingual.model_id if multilingual is not None else ""
     same_fields = not has_data or target.multilingual_model() == ml_id
-    if has_data and not changed and not rebuild and same_fields and target.layout() in (kind, ""):
-        report.reused = len(passages)
+    # With the same fields, only added and edited articles are split and encoded: the store keeps
+    # the rest as it holds them (``Change.partial``).
+    stored_size = target.passage_size() if has_data else None
+    same_split = stored_size is None or list(stored_size) == [passage_min, passage_max]
+    partial = bool(has_data) and not rebuild and same_fields and same_split
+    todo = [a for aid, a in merged.items() if aid in changed_ids] if partial else merged.values()
+    passages: list[Passage] = []
+    owners: list[Article] = []
+    for a in todo:
+        for p in split_article(a, passage_min, passage_max):
+            passages.append(p)
+            owners.append(a)
+    total = len(passages)
+    if partial:
+        total += int(has_data) - target.count_passages(changed_ids | removed_ids)
+    kind = choose_type(total, index_type) if target.name == "files" else target.name
+    report.articles, report.passages, report.index_type = len(merged), total, kind
+    if partial and not changed and target.layout() in (kind, ""):
+        report.reused = total
         report.seconds = time.perf_counter() - started
         return report
 
@@ -178,7 +197,7 @@ def build(
     # one look-up for both fields: the hashes name their model, so they never collide
     cache = {} if rebuild else target.cached_vectors([*hashes, *(ml_hashes or [])])
     vectors, report.encoded = _vectors(embedder, texts, hashes, cache, progress, on_encoded)
-    report.reused = len(passages) - report.encoded
+    report.reused = total - report.encoded
     ml_vectors = None
     if multilingual is not None and ml_hashes is not None:
         ml_vectors, report.ml_encoded = _vectors(
@@ -195,7 +214,7 @@ def build(
         "passage_prefix": prefix,
         "index_type": kind,
         "articles": len(merged),
-        "passages": len(passages),
+        "passages": total,
         "passage_size": [passage_min, passage_max],
         "corpus_checksum": store.corpus_checksum(merged),
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
@@ -214,6 +233,7 @@ def build(
             rebuild=rebuild,
             ml_vectors=ml_vectors,
             ml_hashes=ml_hashes,
+            partial=partial,
         )
     )
     report.written = True
@@ -256,6 +276,23 @@ def _vectors(
 
             vectors[missing] = embedder.encode_passages([texts[i] for i in missing], progress=tick)
     return vectors, len(missing)
+
+
+def _passage_count(
+    target: Store,
+    has_data: int,
+    rebuild: bool,
+    merged: Mapping[str, Article],
+    changed: set[str],
+    removed: set[str],
+    size: tuple[int, int],
+) -> int:
+    """Passages after the change: the stored ones less those of edited and removed articles, plus
+    the split of the edited and added ones (every article's split when nothing is stored)."""
+    if not has_data or rebuild:
+        return sum(len(split_article(a, *size)) for a in merged.values())
+    fresh = sum(len(split_article(merged[a], *size)) for a in changed)
+    return has_data - target.count_passages(changed | removed) + fresh
 
 
 def _has_state(target: Store) -> bool:

@@ -20,7 +20,7 @@ from qa import store
 from qa.dense import DenseIndex
 from qa.errors import IndexError_
 from qa.indexer import build
-from qa.lexical import LexicalIndex
+from qa.lexical import Postings
 from qa.search import Searcher
 from qa.tokens import tokenize
 
@@ -36,11 +36,12 @@ def failing(code: int) -> Any:
 
 # every write step of a new version, in the order store.save takes them
 STEPS = [
-    (store, "_write_jsonl"),
+    (store.os, "link"),  # an edit shares the unchanged segments by hard links
+    (store, "_write_lines"),
     (np, "savez"),
     (np, "save"),
     (DenseIndex, "save"),
-    (LexicalIndex, "save"),
+    (Postings, "save"),
     (Path, "write_text"),
     (store, "_fsync_tree"),
     (store.os, "rename"),
@@ -58,7 +59,14 @@ def live(tmp_path: Path) -> Path:
 
 @pytest.mark.parametrize("code", [errno.ENOSPC, errno.EIO])
 @pytest.mark.parametrize("target, name", STEPS, ids=[f"{t.__name__}.{n}" for t, n in STEPS])
-def test_fault_at_every_write_step(live: Path, monkeypatch, target, name, code) -> None:
+@pytest.mark.parametrize("write", ["segment", "compaction"])
+def test_fault_at_every_write_step(live: Path, monkeypatch, target, name, code, write) -> None:
+    from qa.stores import files
+
+    if write == "compaction" and name == "link":
+        pytest.skip("a compaction links nothing")
+    # the seed-sized corpus compacts on every edit; a share of 1 makes the edit a segment
+    monkeypatch.setattr(files, "COMPACT_ABOVE", 1.0 if write == "segment" else 0.0)
     before = store.current_version(live)
     searcher = Searcher.open(live, FakeEmbedder())
     monkeypatch.setattr(target, name, failing(code))

@@ -7,6 +7,7 @@ import json
 import os
 from pathlib import Path
 
+import numpy as np
 import pytest
 from conftest import FakeEmbedder, make_article
 
@@ -23,7 +24,45 @@ def _live(index_dir: Path) -> Path:
     return version
 
 
+def _segment(index_dir: Path) -> Path:
+    """The live version's first segment folder."""
+    version = _live(index_dir)
+    manifest = json.loads((version / "manifest.json").read_text(encoding="utf-8"))
+    return version / manifest["segments"][0]
+
+
 class TestIncremental:
+    def test_index_in_the_older_layout_is_rewritten_without_encoding(
+        self, tmp_path: Path, articles
+    ) -> None:
+        """A schema-1 version (one folder; the hash of each passage inside passages.jsonl) gives
+        its embeddings to the next `qa index`, which writes the current layout."""
+        from qa.indexer import content_hash, embed_text
+        from qa.split import split_article
+
+        emb = FakeEmbedder()
+        d = tmp_path / "index"
+        old = d / "v-20250101T000000-aaaaaa"
+        old.mkdir(parents=True)
+        passages = [(a, p) for a in articles for p in split_article(a)]
+        texts = [embed_text(a, p) for a, p in passages]
+        with (old / "passages.jsonl").open("w", encoding="utf-8") as f:
+            for (_, p), t in zip(passages, texts, strict=True):
+                f.write(
+                    json.dumps({**p.to_dict(), "hash": content_hash(emb.model_id, "", t)}) + "\n"
+                )
+        np.save(old / "vectors.npy", emb.encode_passages(texts).astype(np.float16))
+        (old / "manifest.json").write_text(
+            json.dumps({"schema_version": 1, "model": emb.model_id}), encoding="utf-8"
+        )
+        (d / "CURRENT").write_text(old.name + "\n", encoding="utf-8")
+        fresh = FakeEmbedder()
+        report = build(articles, d, fresh, progress=False)
+        assert report.written and fresh.encoded == 0 and report.reused == len(passages)
+        loaded = store.load(d, tokenize)
+        assert loaded.manifest["schema_version"] == store.SCHEMA_VERSION
+        assert loaded.live == len(passages)
+
     def test_unchanged_corpus_encodes_nothing(self, index_dir: Path, articles) -> None:
         emb = FakeEmbedder()
         before = _live(index_dir)
@@ -138,13 +177,13 @@ class TestDamage:
 
     @pytest.mark.parametrize("name", ["vectors.npy", "dense.faiss", "passages.jsonl", "rows.npz"])
     def test_truncated_file_named(self, index_dir: Path, name: str) -> None:
-        path = _live(index_dir) / name
+        path = _segment(index_dir) / name
         path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
         with pytest.raises(IndexError_, match=rf"{name}.*truncated.*rebuild"):
             store.load(index_dir, tokenize)
 
     def test_corrupted_file_fails_checksum(self, index_dir: Path) -> None:
-        path = _live(index_dir) / "articles.jsonl"
+        path = _segment(index_dir) / "articles.jsonl"
         data = bytearray(path.read_bytes())
         data[10] ^= 0xFF
         path.write_bytes(bytes(data))
@@ -152,7 +191,7 @@ class TestDamage:
             store.load(index_dir, tokenize)
 
     def test_missing_file_named(self, index_dir: Path) -> None:
-        (_live(index_dir) / "dense.faiss").unlink()
+        (_segment(index_dir) / "dense.faiss").unlink()
         with pytest.raises(IndexError_, match="dense.faiss is missing"):
             store.load(index_dir, tokenize)
 
@@ -198,23 +237,6 @@ class TestLazyTables:
             1 for p in loaded.passages if loaded.articles[p.article_id].source == articles[0].source
         )
         assert len(loaded.rows_of(sources=["nowhere.txt"], article_ids=["nothing"])) == 0
-
-    def test_index_without_row_offsets_still_loads(self, index_dir: Path, articles) -> None:
-        """Indexes written before rows.npz existed: offsets are found by scanning the files."""
-        version = _live(index_dir)
-        (version / "rows.npz").unlink()
-        manifest = json.loads((version / "manifest.json").read_text(encoding="utf-8"))
-        del manifest["files"]["rows.npz"]
-        (version / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
-        loaded = store.load(index_dir, tokenize)
-        assert loaded.columns is None
-        assert dict(loaded.articles) == {a.id: a for a in articles}
-        rows = loaded.rows_of(article_ids=[articles[2].id])
-        assert {loaded.passages[int(r)].article_id for r in rows} == {articles[2].id}
-        hits = Searcher(loaded, FakeEmbedder()).search(
-            articles[2].title, top_k=3, article_ids=[articles[2].id]
-        )
-        assert hits and {h.article.id for h in hits} == {articles[2].id}
 
 
 @pytest.mark.parametrize("kind", ["flat", "hnsw", "ivf", "hnsw-sq8"])

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
 import pytest
 from conftest import ARTICLES, FakeEmbedder, make_article
 
@@ -191,7 +192,6 @@ def test_files_edit_tokenizes_only_the_changed_passages(tmp_path: Path, monkeypa
     build(corpus, tmp_path / "index", emb, progress=False)
     live = store.load(tmp_path / "index", tokens.tokenize)
     assert live.manifest["tokenizer"] == tokens.fingerprint()
-    assert (live.path / "tokens.jsonl").is_file()  # type: ignore[operator]
     seen: list[str] = []
     real = tokens._cut
 
@@ -219,7 +219,8 @@ def test_files_edit_tokenizes_only_the_changed_passages(tmp_path: Path, monkeypa
         tokens.configure(None)
 
 
-def test_files_hnsw_edit_updates_the_graph_in_place(tmp_path: Path) -> None:
+@pytest.mark.parametrize("kind", ["hnsw", "flat"])
+def test_files_edit_adds_a_segment_and_shares_the_rest(tmp_path: Path, kind: str) -> None:
     from qa import store, tokens
 
     emb = FakeEmbedder()
@@ -229,36 +230,73 @@ def test_files_hnsw_edit_updates_the_graph_in_place(tmp_path: Path) -> None:
         for i in range(40)
     ]
     corpus = [*ARTICLES, *many]
-    build(corpus, d, emb, index_type="hnsw", progress=False)
+    build(corpus, d, emb, index_type=kind, progress=False)
     first = store.load(d, tokens.tokenize)
-    entries = first.dense.size
-    assert first.manifest["dense_retired"] == 0
+    base = first.manifest["segments"][0]
     edited = replace(ARTICLES[0], text=ARTICLES[0].text + "公寓还配有共享厨房。")
-    build([edited], d, emb, index_type="hnsw", progress=False)
+    build([edited], d, emb, index_type=kind, progress=False)
     live = store.load(d, tokens.tokenize)
-    changed = len([p for p in live.passages if p.article_id == edited.id])
-    # the edited article's old nodes are retired and its new ones inserted; nothing rebuilt
-    assert live.manifest["dense_retired"] == changed
-    assert live.dense.size == entries + changed
+    assert live.path is not None and first.path is not None
+    # the unchanged segment is the same files (hard links), the edit is a segment of its own
+    assert live.manifest["segments"][0] == base and len(live.manifest["segments"]) == 2
+    for name in ("vectors.npy", "dense.faiss", "passages.jsonl", "bm25/rows.npy"):
+        assert (live.path / base / name).stat().st_ino == (first.path / base / name).stat().st_ino
+    old_rows = len(first.rows_of(article_ids=[edited.id]))
+    new_rows = len(live.rows_of(article_ids=[edited.id]))
+    assert len(live.deleted) == old_rows and len(live.passages) == len(first.passages) + new_rows
+    assert live.live == live.manifest["passages"] == len(first.passages) - old_rows + new_rows
+    assert live.articles[edited.id] == edited and len(live.articles) == len(corpus)
     fresh = tmp_path / "fresh"
-    build([edited, *ARTICLES[1:], *many], fresh, emb, index_type="hnsw", progress=False)
+    build([edited, *ARTICLES[1:], *many], fresh, emb, index_type=kind, progress=False)
     s, exact = Searcher.open(d, emb), Searcher.open(fresh, emb)
     for q in ("公寓共享厨房", "骑手公寓月租金", "第7篇文章职工", "群众满意率"):
-        got = [(h.passage.id, h.passage.text) for h in s.search(q, top_k=5, mode="dense")]
-        assert got == [
-            (h.passage.id, h.passage.text) for h in exact.search(q, top_k=5, mode="dense")
-        ]
-    # removing an article retires its nodes: they are never returned
-    build([], d, emb, index_type="hnsw", remove=[ARTICLES[1].id], progress=False)
-    hits = Searcher.open(d, emb).search("骑手公寓月租金", top_k=10, mode="dense")
-    assert ARTICLES[1].id not in {h.article.id for h in hits}
-    # past the compaction share the graph is built afresh
+        for mode in ("dense", "fused"):
+            got = [(h.passage.id, h.passage.text) for h in s.search(q, top_k=5, mode=mode)]
+            want = [(h.passage.id, h.passage.text) for h in exact.search(q, top_k=5, mode=mode)]
+            assert got == want, (q, mode)
+    # removing an article adds no segment; its rows are never returned, by any signal or filter
+    build([], d, emb, index_type=kind, remove=[ARTICLES[1].id], progress=False)
+    after = store.load(d, tokens.tokenize)
+    assert len(after.manifest["segments"]) == 2 and ARTICLES[1].id not in after.articles
+    searcher = Searcher.open(d, emb)
+    for mode in ("dense", "lexical", "fused"):
+        hits = searcher.search("骑手公寓月租金", top_k=50, mode=mode)
+        assert ARTICLES[1].id not in {h.article.id for h in hits}
+    assert not searcher.search("骑手公寓", top_k=5, article_ids=[ARTICLES[1].id])
+    # past the compaction share the write makes one segment again; below it, the deleted and the
+    # appended rows never pass that share
+    from qa.stores.files import COMPACT_ABOVE
+
+    counts = []
     for i in range(6):
         build(
             [replace(a, text=a.text + f"补充{i}。") for a in many[:2]],
             d,
             emb,
-            index_type="hnsw",
+            index_type=kind,
             progress=False,
         )
-    assert store.load(d, tokens.tokenize).manifest["dense_retired"] < 4
+        now = store.load(d, tokens.tokenize)
+        counts.append(len(now.manifest["segments"]))
+        appended = sum(seg.size for seg in now.segments[1:])
+        assert len(now.deleted) + appended <= COMPACT_ABOVE * len(now.passages)
+        if counts[-1] == 1:
+            assert not len(now.deleted) and now.live == len(now.passages)
+    assert 1 in counts and 2 in counts
+
+
+def test_files_lexical_scores_match_bm25s_on_one_segment() -> None:
+    """The postings compute Lucene's BM25 exactly as bm25s does."""
+    import bm25s
+
+    from qa.lexical import LexicalIndex
+    from qa.tokens import tokenize
+
+    docs = [tokenize(f"{a.title}\n{a.text}") for a in [*ARTICLES, TRADITIONAL]]
+    ours = LexicalIndex.build(docs, tokenize)
+    ref = bm25s.BM25(k1=1.2, b=0.75, method="lucene")
+    ref.index(docs, show_progress=False)
+    for q in ("骑手公寓月租金", "工会 职工 活动", "群众满意率", "没有的词语"):
+        terms = [t for t in dict.fromkeys(tokenize(q)) if t in ref.vocab_dict]
+        want = ref.get_scores(terms) if terms else np.zeros(len(docs))
+        np.testing.assert_allclose(ours.scores(q), want, rtol=1e-5, atol=1e-6)

@@ -4,8 +4,9 @@ A store answers retrieval on one consistent snapshot (``View``): the dense and t
 under filters given as values (sources, article ids), with every candidate's dense and lexical
 score so the Searcher can fuse them; and it fetches passages by the keys it returned. Keys are
 opaque to the Searcher (row numbers in the files store, passage ids in Milvus). Writes come from
-the indexer as one ``Change``: the whole new article set, its passages with their content hashes
-and vectors, and which articles were added, edited or removed; embeddings are reused by hash.
+the indexer as one ``Change``: the whole new article set, the passages (all of them, or with
+``partial`` those of the added and edited articles only) with their content hashes and vectors,
+and which articles were added, edited or removed; embeddings are reused by hash.
 """
 
 from __future__ import annotations
@@ -57,7 +58,8 @@ class Change:
     """A new state of the corpus for a store to take on, as a whole or incrementally."""
 
     articles: Mapping[str, Article]  # every article after the change
-    passages: Sequence[Passage]  # every passage, in order
+    # every passage, in order; with ``partial`` only those of the ``changed`` articles
+    passages: Sequence[Passage]
     hashes: Sequence[str]  # content hash of each passage (the embedding cache key)
     vectors: np.ndarray  # unit vectors, one per passage
     changed: set[str]  # article ids added or edited
@@ -67,6 +69,8 @@ class Change:
     # the multilingual field (``qa.multilingual``): vectors and their cache hashes, or None
     ml_vectors: np.ndarray | None = None
     ml_hashes: Sequence[str] | None = None
+    # the passages (and vectors) cover only the changed articles; the others stay as stored
+    partial: bool = False
 
 
 class View(Protocol):
@@ -116,6 +120,14 @@ class Store(Protocol):
     def articles(self) -> Mapping[str, Article]: ...
 
     def passages_of(self, article_id: str) -> list[Passage]: ...
+
+    def passage_size(self) -> list[int] | None:
+        """The (min, max) passage length the stored passages were split with, if recorded."""
+        ...
+
+    def count_passages(self, article_ids: Iterable[str]) -> int:
+        """How many passages the store holds for these articles."""
+        ...
 
     def cached_vectors(self, hashes: Sequence[str]) -> dict[str, np.ndarray]:
         """Stored unit vectors by content hash, for the hashes the store has."""

@@ -1,30 +1,36 @@
-"""The embedded store: FAISS + bm25s + JSONL tables in versioned folders (``qa.store``).
+"""The embedded store: FAISS + BM25 postings + JSONL tables in versioned folders of segments
+(``qa.store``).
 
-Keys are row numbers of the served version. A write builds a complete new version beside the
-live one and switches the CURRENT pointer atomically (``qa.store.save``); readers keep the
-version they started with.
+Keys are row numbers of the served version. A write builds a new version beside the live one and
+switches the CURRENT pointer atomically; readers keep the version they started with. An edit of a
+few articles costs time in proportion to the change: a new small segment, deleted marks, and hard
+links to every unchanged segment (``_write_partial``); a full write (a first build, a rebuild, a
+new field) carries the token statistics of unchanged passages over.
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Hashable, Mapping, Sequence
+from collections.abc import Hashable, Iterable, Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
 
 from qa import store, tokens
-from qa.dense import DenseIndex
+from qa.dense import APPROXIMATE_ABOVE, DenseIndex
 from qa.errors import IndexError_, NotFound
-from qa.lexical import LexicalIndex, Tokenizer
+from qa.lexical import LexicalIndex, Postings, Tokenizer
 from qa.models import Article, Passage
+from qa.store import HASH_DTYPE, SegmentData, VersionColumns
 from qa.stores.base import Change, Filters, Mode, Retrieved
 
 # Below this many allowed passages a filtered dense search is an exact dot product.
 EXACT_FILTER_LIMIT = 20_000
-# An edit updates the HNSW graph in place until retired nodes pass this share of live ones; then
-# the next write builds it afresh (compaction).
+# An edit adds a segment (and marks the old rows deleted) until deleted rows and rows of added
+# segments pass this share of all rows, or a version would hold more than MAX_SEGMENTS; then the
+# write compacts everything into one segment with a fresh dense index.
 COMPACT_ABOVE = 0.1
+MAX_SEGMENTS = 8
 
 
 class FilesView:
@@ -131,6 +137,8 @@ class FilesStore:
         self.dim = dim
         self._lock = threading.Lock()
         self._index = index
+        # embeddings of an index in the older layout, by hash (``qa.store.legacy_vectors``)
+        self.legacy: dict[str, np.ndarray] = {}
 
     @classmethod
     def open(
@@ -172,7 +180,7 @@ class FilesStore:
 
     def stats(self) -> dict[str, int | str]:
         idx = self.index
-        return {"articles": len(idx.articles), "passages": len(idx.passages), "model": idx.model}
+        return {"articles": len(idx.articles), "passages": idx.live, "model": idx.model}
 
     def multilingual_model(self) -> str:
         return self._index.ml_model if self._index is not None else ""
@@ -191,90 +199,232 @@ class FilesStore:
         rows = index.rows_of(article_ids=[article_id])
         return sorted((index.passages[int(r)] for r in rows), key=lambda p: p.ordinal)
 
-    def cached_vectors(self, hashes: Sequence[str]) -> dict[str, np.ndarray]:
+    def passage_size(self) -> list[int] | None:
+        """The passage split the stored passages were made with (None: not recorded)."""
+        size = self._index.manifest.get("passage_size") if self._index is not None else None
+        return list(size) if size else None
+
+    def count_passages(self, article_ids: Iterable[str]) -> int:
         if self._index is None:
+            return 0
+        return len(self._index.rows_of(article_ids=list(article_ids)))
+
+    def cached_vectors(self, hashes: Sequence[str]) -> dict[str, np.ndarray]:
+        idx = self._index
+        if idx is None:
+            return {h: self.legacy[h] for h in hashes if h in self.legacy}
+        if not hashes:
             return {}
-        wanted = set(hashes)
-        out = {
-            h: np.asarray(self._index.vectors[i], dtype=np.float32)
-            for i, h in enumerate(self._index.hashes)
-            if h in wanted
-        }
+        wanted = np.unique(np.array(list(hashes), dtype=HASH_DTYPE))
+        out = _by_hash(idx.hash_array(), idx.vectors, wanted)
         # the multilingual field's hashes name another model, so they never collide with these
-        if self._index.ml_vectors is not None and self._index.ml_hashes is not None:
-            ml = self._index.ml_vectors
-            out |= {
-                h: np.asarray(ml[i], dtype=np.float32)
-                for i, h in enumerate(self._index.ml_hashes)
-                if h in wanted
-            }
+        if idx.ml_vectors is not None and idx.ml_hashes is not None:
+            ml_hashes = np.array(list(idx.ml_hashes), dtype=HASH_DTYPE)
+            out |= _by_hash(ml_hashes, idx.ml_vectors, wanted)
         return out
 
     def write(self, change: Change) -> None:
         if self.index_dir is None:
             raise IndexError_("this store was opened from memory and has no folder to write to")
-        kind = str(change.manifest["index_type"])
-        # tokens of unchanged passages come from the live version (jieba is most of an edit's cost)
         fp = tokens.fingerprint() if self.tokenizer is tokens.tokenize else ""
-        cache = (
-            store.cached_tokens(self._index, fp)
-            if self._index is not None and fp and not change.rebuild
-            else {}
+        manifest = {**change.manifest, "tokenizer": fp}
+        old = self._index
+        if change.partial:
+            if old is None or old.path is None or not old.segments:
+                raise IndexError_("an incremental change needs a live index to apply to")
+            self._write_partial(old, change, manifest)
+        else:
+            self._write_full(change, manifest, old)
+
+    def _tokens(
+        self, articles: Mapping[str, Article], passages: Sequence[Passage]
+    ) -> list[list[str]]:
+        return [self.tokenizer(f"{articles[p.article_id].title}\n{p.text}") for p in passages]
+
+    def _write_full(
+        self, change: Change, manifest: dict[str, object], old: store.Index | None
+    ) -> None:
+        """One new segment holding every passage. Token statistics of passages the live version
+        already holds (same content hash, same tokenizer) are carried over, not re-tokenized."""
+        n = len(change.passages)
+        hashes = np.array(list(change.hashes), dtype=HASH_DTYPE)
+        parts: list[tuple[Postings, np.ndarray]] = []
+        todo = np.arange(n)
+        if (
+            old is not None
+            and old.segments
+            and not change.rebuild
+            and manifest["tokenizer"]
+            and old.manifest.get("tokenizer") == manifest["tokenizer"]
+        ):
+            old_hashes = old.hash_array()
+            lookup: dict[bytes, int] = {}
+            for row in np.flatnonzero(old._columns()[0] >= 0).tolist():
+                lookup.setdefault(bytes(old_hashes[row]), row)
+            # a passage whose text repeats keeps one old row; the others are tokenized again
+            old_row = np.full(n, -1, dtype=np.int64)
+            for j, h in enumerate(hashes):
+                old_row[j] = lookup.pop(bytes(h), -1)
+            for seg in old.segments:
+                new_row = np.full(seg.size, -1, dtype=np.int64)
+                mine = np.flatnonzero((old_row >= seg.start) & (old_row < seg.start + seg.size))
+                new_row[old_row[mine] - seg.start] = mine
+                parts.append((seg.postings, new_row))
+            todo = np.flatnonzero(old_row < 0)
+        fresh = Postings.build(
+            self._tokens(change.articles, [change.passages[int(i)] for i in todo])
         )
-        token_lists = []
-        for p, h in zip(change.passages, change.hashes, strict=True):
-            toks = cache.get(h)
-            if toks is None:
-                toks = self.tokenizer(f"{change.articles[p.article_id].title}\n{p.text}")
-            token_lists.append(toks)
-        dense = self._updated_graph(change, kind)
-        if dense is None:
-            dense = DenseIndex.build(np.asarray(change.vectors, dtype=np.float32), kind=kind)
+        parts.append((fresh, todo.astype(np.int64)))
+        postings = Postings.merge(parts, n)
+        kind = str(change.manifest["index_type"])
         index = store.Index(
             articles=dict(change.articles),
             passages=list(change.passages),
             hashes=list(change.hashes),
             vectors=np.asarray(change.vectors, dtype=np.float16),
-            dense=dense,
-            lexical=LexicalIndex.build(token_lists, self.tokenizer),
-            tokens=token_lists if fp else None,
+            dense=DenseIndex.build(np.asarray(change.vectors, dtype=np.float32), kind=kind),
+            lexical=LexicalIndex([(0, postings)], n, self.tokenizer),
             ml_vectors=None
             if change.ml_vectors is None
             else np.asarray(change.ml_vectors, dtype=np.float16),
             ml_hashes=change.ml_hashes,
         )
-        manifest = {**change.manifest, "tokenizer": fp, "dense_retired": dense.retired}
-        store.save(index, self.index_dir, manifest)
+        store.save(index, self.index_dir, manifest)  # type: ignore[arg-type]
 
-    def _updated_graph(self, change: Change, kind: str) -> DenseIndex | None:
-        """The live HNSW graph with the change applied in place (unchanged passages keep their
-        nodes under their new row numbers, edited and removed ones are retired, new ones are
-        inserted), or None when a full build is due: another layout, a rebuild, or retired
-        nodes past ``COMPACT_ABOVE`` of the live ones."""
-        old = self._index
-        if (
-            old is None
-            or old.path is None
-            or change.rebuild
-            or not kind.startswith("hnsw")
-            or old.manifest.get("index_type") != kind
-        ):
-            return None
-        row_of = {
-            (p.id, h): i
-            for i, (p, h) in enumerate(zip(change.passages, change.hashes, strict=True))
-        }
-        dense = DenseIndex.read(old.path / "dense.faiss", kind)  # in memory: it will change
-        entries = dense.entry_ids()
-        mapped = np.full(len(entries), -1, dtype=np.int64)
-        for i, old_row in enumerate(entries):
-            if old_row >= 0:
-                key = (old.passages[int(old_row)].id, old.hashes[int(old_row)])
-                mapped[i] = row_of.get(key, -1)
-        retired = int(np.count_nonzero(mapped < 0))
-        if retired > COMPACT_ABOVE * max(1, len(change.passages)):
-            return None
-        fresh = np.setdiff1d(np.arange(len(change.passages)), mapped[mapped >= 0])
-        vectors = np.asarray(change.vectors, dtype=np.float32)[fresh]
-        dense.remap(mapped, vectors, fresh)
-        return dense
+    def _write_partial(self, old: store.Index, change: Change, manifest: dict[str, object]) -> None:
+        """Apply the change to the live version: its passages (those of added and edited articles)
+        go into a new segment, the old rows of edited and removed articles are marked deleted,
+        and every other segment is shared as it is; or compact when that is due."""
+        kind = str(change.manifest["index_type"])
+        pa, ids, src = old._columns()
+        ids_arr = np.array(ids, dtype=np.str_)
+        doomed = np.array(sorted(change.changed | change.removed), dtype=np.str_)
+        kept = ~np.isin(ids_arr, doomed) if len(doomed) else np.ones(len(ids), bool)
+        new_pos = np.cumsum(kept) - 1
+        pa_old = np.full(len(pa), -1, dtype=np.int32)
+        alive = pa >= 0
+        pa_old[alive] = np.where(kept[pa[alive]], new_pos[pa[alive]], -1)
+        new_ids = [a for a in change.articles if a in change.changed]
+        n_kept = int(kept.sum())
+        position = {a: n_kept + i for i, a in enumerate(new_ids)}
+        pa_new = np.array([position[p.article_id] for p in change.passages], dtype=np.int32)
+        n_new = len(change.passages)
+        rows = len(pa) + n_new
+        deleted = int(np.count_nonzero(pa_old < 0))
+        appended = sum(s.size for s in old.segments[1:]) + n_new
+        new_postings = Postings.build(self._tokens(change.articles, change.passages))
+        hashes = np.array(list(change.hashes), dtype=HASH_DTYPE)
+        vectors = np.asarray(change.vectors, dtype=np.float32).reshape(n_new, old.vectors.shape[1])
+        ml_vectors = None if change.ml_vectors is None else np.asarray(change.ml_vectors)
+        ml_hashes = (
+            None if change.ml_hashes is None else np.array(list(change.ml_hashes), HASH_DTYPE)
+        )
+        if (ml_vectors is None) != (old.ml_vectors is None):
+            raise IndexError_("an incremental change must keep the index's fields")
+        manifest = {**manifest, "passages": rows - deleted}
+        sources = np.concatenate(
+            [src[kept], np.array([change.articles[a].source for a in new_ids], dtype=np.str_)]
+        )
+        new_lines = [store._json_line(change.articles[a].to_dict()) for a in new_ids]
+        passage_lines = [store._json_line(p.to_dict()) for p in change.passages]
+        compact = (
+            old.manifest.get("index_type") != kind
+            or old.manifest.get("tokenizer") != manifest["tokenizer"]
+            or len(old.segments) + 1 > MAX_SEGMENTS
+            or deleted + appended > COMPACT_ABOVE * rows
+        )
+        if not compact:
+            seg_kind = "flat" if n_new <= APPROXIMATE_ABOVE else kind
+            start = len(pa)
+            ids_new = np.arange(start, start + n_new, dtype=np.int64)
+            seg = None
+            if n_new:  # a change that only removes articles adds no segment
+                seg = SegmentData(
+                    new_ids,
+                    new_lines,
+                    passage_lines,
+                    hashes,
+                    vectors,
+                    DenseIndex.build(vectors, ids_new, kind=seg_kind),
+                    new_postings,
+                    ml_vectors,
+                    ml_hashes,
+                )
+            at_seg, at_row = old.article_at if old.article_at is not None else (None, None)
+            assert at_seg is not None and at_row is not None
+            columns = VersionColumns(
+                [*ids_arr[kept].tolist(), *new_ids],
+                sources,
+                np.concatenate([at_seg[kept], np.full(len(new_ids), len(old.segments))]),
+                np.concatenate([at_row[kept], np.arange(len(new_ids))]),
+                np.concatenate([pa_old, pa_new]),
+            )
+            kinds = old.manifest.get("segment_kinds", {})
+            linked = [
+                (old.path / s.name, store.segment_files(old, s.name), str(kinds[s.name]))
+                for s in old.segments
+                if old.path is not None
+            ]
+            store.write_version(self.index_dir, manifest, linked, seg, columns)  # type: ignore[arg-type]
+            return
+        # compaction: the live rows and the new ones in one segment, rows numbered afresh
+        live = np.flatnonzero(pa_old >= 0)
+        n_live = len(live)
+        old_lines: list[bytes] = []
+        for s in old.segments:
+            mine = live[(live >= s.start) & (live < s.start + s.size)] - s.start
+            old_lines.extend(s.passage_lines.raw(int(r)) for r in mine)
+        if old.manifest.get("tokenizer") == manifest["tokenizer"]:
+            parts: list[tuple[Postings, np.ndarray]] = []
+            for s in old.segments:
+                new_row = np.full(s.size, -1, dtype=np.int64)
+                mine = np.flatnonzero((live >= s.start) & (live < s.start + s.size))
+                new_row[live[mine] - s.start] = mine
+                parts.append((s.postings, new_row))
+        else:  # another tokenizer (a new user dictionary): every passage is tokenized again
+            kept_passages = [old.passages[int(r)] for r in live]
+            retok = Postings.build(self._tokens(old.articles, kept_passages))
+            parts = [(retok, np.arange(n_live, dtype=np.int64))]
+        parts.append((new_postings, np.arange(n_live, n_live + n_new, dtype=np.int64)))
+        postings = Postings.merge(parts, n_live + n_new)
+        all_vectors = np.concatenate([np.asarray(old.vectors[live], dtype=np.float32), vectors])
+        all_ml = all_ml_hashes = None
+        if ml_vectors is not None and old.ml_vectors is not None and old.ml_hashes is not None:
+            all_ml = np.concatenate([np.asarray(old.ml_vectors[live]), ml_vectors])
+            old_ml_hashes = np.array(list(old.ml_hashes), dtype=HASH_DTYPE)
+            all_ml_hashes = np.concatenate([old_ml_hashes[live], ml_hashes])  # type: ignore[list-item]
+        kept_ids = ids_arr[kept].tolist()
+        articles = old.articles
+        assert isinstance(articles, store.LazyArticles)
+        seg = SegmentData(
+            [*kept_ids, *new_ids],
+            [articles.line(a) for a in kept_ids] + new_lines,
+            old_lines + passage_lines,
+            np.concatenate([old.hash_array()[live], hashes]),
+            all_vectors,
+            DenseIndex.build(all_vectors, kind=kind),
+            postings,
+            all_ml,
+            all_ml_hashes,
+        )
+        n_articles = len(kept_ids) + len(new_ids)
+        columns = VersionColumns(
+            [*kept_ids, *new_ids],
+            sources,
+            np.zeros(n_articles, np.int32),
+            np.arange(n_articles, dtype=np.int32),
+            np.concatenate([pa_old[live], pa_new]),
+        )
+        store.write_version(self.index_dir, manifest, [], seg, columns)  # type: ignore[arg-type]
+
+
+def _by_hash(array: np.ndarray, vectors: object, wanted: np.ndarray) -> dict[str, np.ndarray]:
+    """Rows of ``vectors`` whose hash in ``array`` is wanted, as float32, by hash."""
+    rows = np.flatnonzero(np.isin(array, wanted))
+    if not len(rows):
+        return {}
+    got = np.asarray(vectors[rows], dtype=np.float32)  # type: ignore[index]
+    out: dict[str, np.ndarray] = {}
+    for r, v in zip(rows, got, strict=True):
+        out.setdefault(bytes(array[r]).decode(), v)
+    return out

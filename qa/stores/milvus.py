@@ -20,7 +20,7 @@ from __future__ import annotations
 import functools
 import json
 import logging
-from collections.abc import Callable, Hashable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar, cast
@@ -413,6 +413,24 @@ class MilvusStore:
         expr = f"article_id == {json.dumps(article_id, ensure_ascii=False)}"
         return sorted(self.query_passages(expr), key=lambda p: p.ordinal)
 
+    def passage_size(self) -> list[int] | None:
+        return None  # not recorded: edits split only the articles they touch
+
+    @_guarded
+    def count_passages(self, article_ids: Iterable[str]) -> int:
+        if not self._ready():
+            return 0
+        ids = sorted(set(article_ids))
+        total = 0
+        for s in range(0, len(ids), BATCH):
+            got = self.client.query(
+                self.passages,
+                filter=f"article_id in {_quote(ids[s : s + BATCH])}",
+                output_fields=["count(*)"],
+            )
+            total += int(got[0]["count(*)"])
+        return total
+
     @_guarded
     def cached_vectors(self, hashes: Sequence[str]) -> dict[str, np.ndarray]:
         if not self._ready():
@@ -438,6 +456,8 @@ class MilvusStore:
                 c.drop_collection(self.passages)
                 c.drop_collection(self.articles_name)
             if not self._ready():
+                if change.partial:
+                    raise IndexError_("an incremental change needs a live collection to apply to")
                 self._create()
                 todo = set(change.articles)
             else:
