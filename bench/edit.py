@@ -17,10 +17,8 @@ import sys
 import time
 from dataclasses import replace
 
-import numpy as np
-
 from bench.run import reindex_at_scale
-from bench.synthetic import make_index, variants
+from bench.synthetic import make_from_cmrc, variants
 from qa import store
 from qa.config import ROOT, Settings
 from qa.embed import SentenceTransformerEmbedder
@@ -35,32 +33,10 @@ def main() -> int:
     args = ap.parse_args()
     settings = Settings.from_env()
     emb = SentenceTransformerEmbedder.from_settings(settings)
-    # the CMRC index of `qa eval --squad` (or of `bench.crosslingual --chinese`)
-    evals = ROOT / "embeddings" / "eval"
-    base_dir = next(
-        (
-            p
-            for p in (evals / "cmrc2018_dev-m3e_small", evals / "cmrc2018_dev-multilingual")
-            if p.is_dir()
-        ),
-        evals / "cmrc2018_dev-m3e_small",
-    )
-    base = store.load(base_dir, tokenize)
-    base_articles = list(base.articles.values())
     d = ROOT / "embeddings" / f"bench-edit-{args.size}"
     shutil.rmtree(d, ignore_errors=True)
     t = time.perf_counter()
-    made = make_index(
-        base_articles,
-        list(base.passages),
-        np.asarray(base.vectors, dtype=np.float32),
-        args.size,
-        d,
-        emb.model_id,
-        "hnsw",
-        real_hashes=True,
-        passage_prefix=emb.passage_prefix,
-    )
+    made, base_articles = make_from_cmrc(args.size, d, emb)
     print(json.dumps(made), f"{time.perf_counter() - t:.1f} s", flush=True)
     corpus = variants(base_articles, args.size)
     r = reindex_at_scale(emb, corpus, d, "hnsw")

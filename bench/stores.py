@@ -57,24 +57,15 @@ def scale(settings: Settings, emb, size: int, queries: list[str]) -> dict:  # no
     written to milvus-lite; search p50 on both with the same questions."""
     import numpy as np
 
-    from bench.synthetic import make_index
+    from bench.synthetic import make_from_cmrc
     from qa import store as disk
     from qa.stores.base import Change
     from qa.stores.milvus import MilvusStore
     from qa.tokens import tokenize
 
-    base = disk.load(ROOT / "embeddings" / "eval" / "cmrc2018_dev-m3e_small", tokenize)
     d = WORK / f"syn-{size}"
     t = time.perf_counter()
-    timings = make_index(
-        list(base.articles.values()),
-        list(base.passages),
-        np.asarray(base.vectors, dtype=np.float32),
-        size,
-        d,
-        emb.model_id,
-        "hnsw",
-    )
+    timings, _ = make_from_cmrc(size, d, emb, real_hashes=False)
     files_s = time.perf_counter() - t
     syn = disk.load(d, tokenize, mmap=False)
     n = len(syn.passages)

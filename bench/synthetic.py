@@ -13,6 +13,7 @@ from __future__ import annotations
 import time
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -148,4 +149,37 @@ def make_index(
     }
 
 
-__all__ = ["make_index", "variants"]
+def cmrc_base() -> store.Index:
+    """The CMRC 2018 dev index that `qa eval --squad` (or `bench.crosslingual --chinese`) built:
+    the real articles, passages and vectors the synthetic corpora are made from."""
+    from qa.config import ROOT
+
+    evals = ROOT / "embeddings" / "eval"
+    for name in ("cmrc2018_dev-m3e_small", "cmrc2018_dev-multilingual"):
+        if (evals / name).is_dir():
+            return store.load(evals / name, tokenize)
+    raise SystemExit(f"no CMRC 2018 dev index in {evals}: run `qa eval --squad` on it first")
+
+
+def make_from_cmrc(
+    size: int, index_dir: Path, embedder: Any, real_hashes: bool = True
+) -> tuple[dict[str, float], list[Article]]:
+    """A synthetic HNSW index of about ``size`` passages from the CMRC base (timings, and the
+    base articles ``variants`` repeats)."""
+    base = cmrc_base()
+    articles = list(base.articles.values())
+    made = make_index(
+        articles,
+        list(base.passages),
+        np.asarray(base.vectors, dtype=np.float32),
+        size,
+        index_dir,
+        embedder.model_id,
+        "hnsw",
+        real_hashes=real_hashes,
+        passage_prefix=getattr(embedder, "passage_prefix", ""),
+    )
+    return made, articles
+
+
+__all__ = ["cmrc_base", "make_from_cmrc", "make_index", "variants"]
