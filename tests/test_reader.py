@@ -17,7 +17,15 @@ from qa.reader import model as reader_model
 from qa.reader.answerer import NEAR_MISS, ReaderAnswerer, candidates, load_answerer
 from qa.reader.data import QAItem, build_examples, doc_split, load_squad
 from qa.reader.metrics import exact, f1, segments
-from qa.reader.model import Batch, PairEncoder, Reader, ReaderError, best_spans, left_context
+from qa.reader.model import (
+    Batch,
+    PairEncoder,
+    Reader,
+    ReaderError,
+    Reading,
+    best_spans,
+    left_context,
+)
 from qa.text import reading_spans
 from qa.tokens import simplified_aligned
 
@@ -258,6 +266,26 @@ class TestAnswerer:
         assert not ans.found and ans.text == NEAR_MISS and ans.short_answer is None
         assert [h.article.id for h in ans.related] == [ARTICLES[2].id, ARTICLES[0].id]
         assert ans.confidence is not None and ans.confidence < 0.99
+
+    def test_a_reading_of_the_wrong_kind_is_not_an_answer(self) -> None:
+        """Asked "how many" or "when", a short answer without a number or a date is refused."""
+        from qa.answer import span_fits
+
+        assert span_fits("骑手公寓有多少套房源？", "98套") and span_fits("第几家？", "首家")
+        assert not span_fits("骑手公寓有多少套房源？", "根本上")
+        assert span_fits("在哪几个城市？", "佛山、肇庆")  # "哪几" asks for names, not a count
+        assert span_fits("哪一年评上的？", "2019年") and not span_fits("哪一年评上的？", "近年")
+        assert span_fits("冠军是谁？", "红队")
+        hits = [_hit(0)]
+
+        class Wordy(FakeReader):
+            def read(self, question, sentences, contexts=None):  # type: ignore[no-untyped-def]
+                return [Reading(0.9, 0, 2) for _ in sentences]  # always the first two characters
+
+        ans = ReaderAnswerer(Wordy()).answer("骑手公寓一共有多少套房源？", hits)  # type: ignore[arg-type]
+        assert not ans.found and ans.text == NEAR_MISS
+        ans = ReaderAnswerer(FakeReader()).answer("骑手公寓一共有多少套房源？", hits)  # type: ignore[arg-type]
+        assert ans.found and ans.short_answer == "98"
 
     def test_traditional_passage_keeps_its_characters(self) -> None:
         from dataclasses import replace

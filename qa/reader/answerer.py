@@ -4,7 +4,8 @@
    close to (weather, programming): the reader never sees them.
 2. The sentences of the top passages are ranked by cheap scores (shared words, answer type,
    passage rank) and the best ``READ_CANDIDATES`` go through the reader in one batch.
-3. When the best sentence's probability clears the threshold calibrated on held-out seed
+3. Readings whose short answer is not of the asked kind (a number for "how many", a date for
+   "when") are set aside. When the best remaining sentence's probability clears the threshold calibrated on held-out seed
    questions (``meta.json``), the answer is its span, then the sentence quoted with ``[1]``, then
    at most one more sentence the reader also believes. Otherwise the articles are on the topic but
    do not say: the answer says so and lists the closest passages as related reading.
@@ -28,6 +29,7 @@ from qa.answer import (
     answer_type_bonus,
     byline_answer,
     is_relevant,
+    span_fits,
     term_coverage,
 )
 from qa.config import Settings
@@ -50,6 +52,8 @@ SUPPORT_PROBABILITY = 0.8
 MAX_ANSWER_CHARS = 220
 # The closest passages shown as related reading when the articles do not answer.
 RELATED = 2
+# Keep only readings whose short answer is of the asked kind (``qa.answer.span_fits``).
+TYPE_CHECK = True
 NEAR_MISS = "资料中没有找到这个问题的答案。下面是与问题最相关的段落，可供参考。"
 
 
@@ -126,6 +130,9 @@ class ReaderAnswerer:
             return replace(byline, method=self.method)
         ranked = self.read(question, hits)
         confidence = max((c.probability for c in ranked), default=0.0)
+        # the best reading must be of the asked kind (a number for "how many", a date for "when")
+        if ranked and not self._fits(question, ranked[0]):
+            confidence = min(confidence, self.threshold / 2)
         if confidence < self.threshold:
             related = [replace(h, highlights=[]) for h in hits[:RELATED]]
             return Answer(
@@ -146,6 +153,12 @@ class ReaderAnswerer:
             ):
                 chosen.append(c)
         return self._compose(question, hits, best, chosen)
+
+    @staticmethod
+    def _fits(question: str, c: Candidate) -> bool:
+        if not TYPE_CHECK or c.reading is None:
+            return True
+        return span_fits(question, c.reading.text(c.text).strip())
 
     def _compose(
         self, question: str, hits: list[Hit], best: Candidate, chosen: list[Candidate]
