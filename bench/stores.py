@@ -1,10 +1,11 @@
-"""The two stores side by side in one run: FAISS + bm25s (files) and Milvus (milvus-lite).
+"""The two stores side by side in one run: FAISS + BM25 postings (files) and Milvus (milvus-lite).
 
 CMRC 2018 dev fused R@1 and MRR@10, seed questions compared at rank 1, search latency and
 indexing time on each. Vectors come from the same embedder; the Milvus index reuses nothing
 from the files one (it encodes its passages itself), so indexing times compare like for like.
 
-    python -m bench.stores [--scale 100000]   # writes bench/results/stores.json
+    python -m bench.stores [--scale 100000] [--only-scale] [--questions N]
+    # writes bench/results/stores.json
 """
 
 from __future__ import annotations
@@ -51,6 +52,14 @@ def latency(searcher: Searcher, questions: list[str]) -> float:
     return round(statistics.median(times), 2)
 
 
+def _rss_mb() -> int:
+    with open("/proc/self/status", encoding="ascii") as f:
+        for line in f:
+            if line.startswith("VmRSS"):
+                return int(line.split()[1]) // 1024
+    return 0
+
+
 def scale(settings: Settings, emb, size: int, queries: list[str]) -> dict:  # noqa: ANN001
     """The synthetic corpus of ``bench.run`` (CMRC articles repeated with variations) in both
     stores: the files index built as `bench.run` builds it, then the same passages and vectors
@@ -68,6 +77,7 @@ def scale(settings: Settings, emb, size: int, queries: list[str]) -> dict:  # no
     timings, _ = make_from_cmrc(size, d, emb, real_hashes=False)
     files_s = time.perf_counter() - t
     syn = disk.load(d, tokenize, mmap=False)
+    rss_before = _rss_mb()
     n = len(syn.passages)
     mv = MilvusStore(str(WORK / f"syn-{size}.db"), "qa_scale", emb.model_id, emb.dim)
     t = time.perf_counter()
@@ -84,12 +94,16 @@ def scale(settings: Settings, emb, size: int, queries: list[str]) -> dict:  # no
     )
     milvus_s = time.perf_counter() - t
     out = {"passages": n, "files_build_s": round(files_s, 1), "files_stages": timings}
+    # milvus-lite 3 runs in this process (pure Python threads): its memory is ours
+    out["rss_mb_before_milvus"] = rss_before
+    out["rss_mb_after_milvus_write"] = _rss_mb()
     out["milvus_write_s"] = round(milvus_s, 1)
     out["milvus_passages_per_s"] = round(n / milvus_s, 1)
     files = Searcher(syn, emb)
     milvus = Searcher(mv, emb)
     out["files_search_p50_ms"] = latency(files, queries)
     out["milvus_search_p50_ms"] = latency(milvus, queries)
+    out["rss_mb_after_searches"] = _rss_mb()
     print("scale", out, flush=True)
     return out
 
@@ -99,12 +113,27 @@ def main() -> int:
 
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--scale", type=int, default=0, help="also a synthetic corpus of this size")
+    ap.add_argument(
+        "--only-scale",
+        action="store_true",
+        help="measure the synthetic corpus only (keeps the CMRC figures of stores.json)",
+    )
+    ap.add_argument("--questions", type=int, default=0, help="CMRC questions (0: all 3,219)")
     args = ap.parse_args()
     settings = service.configure(Settings.from_env())
     emb = service.embedder(settings)
     shutil.rmtree(WORK, ignore_errors=True)
     WORK.mkdir(parents=True)
     articles, questions = evaluate.load_squad(DATA)
+    if args.questions:
+        questions = questions[: args.questions]
+    path = ROOT / "bench" / "results" / "stores.json"
+    if args.only_scale:
+        out = json.loads(path.read_text("utf-8")) if path.exists() else {}
+        out["scale"] = scale(settings, emb, args.scale, [q.question for q in questions[:200]])
+        path.write_text(json.dumps(out, ensure_ascii=False, indent=2), "utf-8")
+        print(f"written {path}")
+        return 0
     seeds = ingest([str(settings.corpus)]).articles
     seed_qs = evaluate.load_questions(ROOT / "tests" / "data" / "seed_questions.jsonl")
     out: dict = {"data": DATA.name, "questions": len(questions), "stores": {}}
@@ -129,7 +158,6 @@ def main() -> int:
     print("seed questions, same passage at rank 1:", out["seed_rank1_identical"])
     if args.scale:
         out["scale"] = scale(settings, emb, args.scale, [q.question for q in questions[:200]])
-    path = ROOT / "bench" / "results" / "stores.json"
     path.write_text(json.dumps(out, ensure_ascii=False, indent=2), "utf-8")
     print(f"written {path}")
     return 0
