@@ -195,6 +195,22 @@ class TestSpans:
         ((s, e, score),) = best_spans(start, end, _batch(offsets, inside))
         assert (s, e) == (1, 5) and score == pytest.approx(9.0)
 
+    def test_quantity_keeps_its_qualifier_and_unit(self) -> None:
+        from qa.reader.model import complete_quantity
+
+        s = "上海约有近5万人，共200余名职工，接待2353人次，花费近400万元，共3场。"
+        for cut, whole in [
+            ("5万", "近5万人"),
+            ("200", "200余名"),
+            ("2353", "2353人次"),
+            ("400万", "近400万元"),
+        ]:
+            a = s.index(cut)
+            assert complete_quantity(Reading(0.5, a, a + len(cut)), s).text(s) == whole
+        a = s.index("上海")
+        assert complete_quantity(Reading(0.5, a, a + 2), s) == Reading(0.5, a, a + 2)
+        assert complete_quantity(Reading(0.5, -1, -1), s).start == -1
+
     def test_end_never_before_start(self) -> None:
         offsets = [(0, 1), (1, 2), (2, 3)]
         start = np.array([[0.0, 0.0, 5.0]])
