@@ -68,14 +68,14 @@ def rows(path: Path) -> list[dict[str, Any]]:
 
 
 def best_probability(answerer: ReaderAnswerer, searcher: Searcher, question: str) -> float:
-    """The reader's best sentence probability as the service computes it; -1 when the retrieval
-    gate refuses first, 2 when the question is answered from a byline (no reading)."""
+    """The score the service decides "found" on (``ReaderAnswerer.decision``); -1 when the
+    retrieval gate refuses first, 2 when the question is answered from a byline (no reading)."""
     hits = searcher.search(question, top_k=3)
     if not is_relevant(question, hits):
         return -1.0
     if byline_answer(question, hits) is not None:
         return 2.0
-    return max((c.probability for c in answerer.read(question, hits)), default=0.0)
+    return answerer.decision(question, answerer.read(question, hits))
 
 
 def choose_threshold(pos: np.ndarray, near: np.ndarray) -> float:
@@ -273,8 +273,11 @@ def model_card(meta: dict[str, Any], results: dict[str, Any]) -> str:
         "**How the service uses it.** The six most promising sentences of the top three passages "
         "(shared words, answer type, passage rank) are read in one batch; when the best "
         "probability clears the threshold the answer is read from the sentence ranked first by "
-        "probability + 0.5 x that prior, else the answer is *not found*. See "
-        "`qa/reader/answerer.py`.",
+        "probability + 0.5 x that prior, else the answer is *not found*. Two rules sit on top "
+        "of the model: a reading whose short answer is not of the asked kind (no number for "
+        '"how many", no date for "when") is not an answer (`qa.answer.span_fits`), and a '
+        "span that ends in a number keeps its unit and qualifier (`近5万人`, `200余名`; "
+        "`qa.reader.model.complete_quantity`). See `qa/reader/answerer.py`.",
         "",
         "## Data and split",
         "",

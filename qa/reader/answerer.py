@@ -129,10 +129,7 @@ class ReaderAnswerer:
         if byline is not None:
             return replace(byline, method=self.method)
         ranked = self.read(question, hits)
-        confidence = max((c.probability for c in ranked), default=0.0)
-        # the best reading must be of the asked kind (a number for "how many", a date for "when")
-        if ranked and not self._fits(question, ranked[0]):
-            confidence = min(confidence, self.threshold / 2)
+        confidence = self.decision(question, ranked)
         if confidence < self.threshold:
             related = [replace(h, highlights=[]) for h in hits[:RELATED]]
             return Answer(
@@ -153,6 +150,13 @@ class ReaderAnswerer:
             ):
                 chosen.append(c)
         return self._compose(question, hits, best, chosen)
+
+    def decision(self, question: str, ranked: Sequence[Candidate]) -> float:
+        """What "found" is decided on: the best reading's probability, or 0 when the best reading
+        is not of the asked kind (a number for "how many", a date for "when")."""
+        if not ranked or not self._fits(question, ranked[0]):
+            return 0.0
+        return max(c.probability for c in ranked)
 
     @staticmethod
     def _fits(question: str, c: Candidate) -> bool:
