@@ -158,11 +158,6 @@ class DenseIndex:
             raise OSError(errno.ENOSPC if full else errno.EIO, f"writing {path}: {e}") from None
 
     @classmethod
-    def read(cls, path: Path, kind: str) -> DenseIndex:
-        """Read an index into memory (writable, unlike a mapped one)."""
-        return cls(faiss.read_index(str(path)), kind)
-
-    @classmethod
     def load(cls, path: Path, kind: str, mmap: bool = False) -> DenseIndex:
         """Read an index; with ``mmap`` its vectors (and graph) are mapped from the file, not
         copied, so a million-passage HNSW loads in a fraction of a second."""
@@ -184,7 +179,6 @@ class SegmentedDense:
         self.deleted = np.asarray(deleted, dtype=np.int64)
         self.kind = parts[0][1].kind
         self.ef_search = parts[0][1].ef_search
-        self.index = parts[0][1].index
 
     @property
     def size(self) -> int:

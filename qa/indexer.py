@@ -149,11 +149,17 @@ def build(
             removed_ids.add(aid)
 
     changed = report.added or report.updated or report.removed
-    size = (passage_min, passage_max)
+    splits: dict[str, list[Passage]] = {}  # each article is split once, for the count and the build
+
+    def pieces(a: Article) -> list[Passage]:
+        if a.id not in splits:
+            splits[a.id] = split_article(a, passage_min, passage_max)
+        return splits[a.id]
+
     if (
         multilingual is not None
         and multilingual_limit is not None
-        and _passage_count(target, has_data, rebuild, merged, changed_ids, removed_ids, size)
+        and _passage_count(target, has_data, rebuild, merged, changed_ids, removed_ids, pieces)
         > multilingual_limit
     ):
         log.warning(
@@ -173,7 +179,7 @@ def build(
     passages: list[Passage] = []
     owners: list[Article] = []
     for a in todo:
-        for p in split_article(a, passage_min, passage_max):
+        for p in pieces(a):
             passages.append(p)
             owners.append(a)
     total = len(passages)
@@ -285,13 +291,13 @@ def _passage_count(
     merged: Mapping[str, Article],
     changed: set[str],
     removed: set[str],
-    size: tuple[int, int],
+    pieces: Callable[[Article], list[Passage]],
 ) -> int:
     """Passages after the change: the stored ones less those of edited and removed articles, plus
     the split of the edited and added ones (every article's split when nothing is stored)."""
     if not has_data or rebuild:
-        return sum(len(split_article(a, *size)) for a in merged.values())
-    fresh = sum(len(split_article(merged[a], *size)) for a in changed)
+        return sum(len(pieces(a)) for a in merged.values())
+    fresh = sum(len(pieces(merged[a])) for a in changed)
     return has_data - target.count_passages(changed | removed) + fresh
 
 

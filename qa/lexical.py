@@ -154,13 +154,6 @@ class LexicalIndex:
     def build(cls, token_lists: Sequence[list[str]], tokenizer: Tokenizer) -> LexicalIndex:
         return cls([(0, Postings.build(token_lists))], len(token_lists), tokenizer)
 
-    @property
-    def vocab(self) -> set[str]:
-        out: set[str] = set()
-        for _, p in self.segments:
-            out.update(p.terms)
-        return out
-
     def scores(self, query: str) -> np.ndarray:
         """BM25 score of every passage for the query (zeros when no query term is known)."""
         out = np.zeros(self.size, dtype=np.float32)

@@ -127,9 +127,7 @@ class Index:
 
     def hash_array(self) -> np.ndarray:
         """Every row's content hash as one S40 array."""
-        if isinstance(self.hashes, _Strings):
-            return self.hashes.array
-        return np.array(list(self.hashes), dtype=HASH_DTYPE)
+        return hash_array(self.hashes)
 
     def _columns(self) -> Columns:
         if self.columns is None:
@@ -151,6 +149,13 @@ class Index:
             hits = [position[a] for a in article_ids if a in position]
             wanted[np.array(hits, dtype=np.int64)] = True
         return np.flatnonzero(wanted[passage_article]).astype(np.int64)
+
+
+def hash_array(hashes: Sequence[str]) -> np.ndarray:
+    """Content hashes as one S40 array (the stored one when they were loaded)."""
+    if isinstance(hashes, _Strings):
+        return hashes.array
+    return np.array(list(hashes), dtype=HASH_DTYPE)
 
 
 def filter_columns(articles: Mapping[str, Article], passages: Sequence[Passage]) -> Columns:

@@ -219,8 +219,7 @@ class FilesStore:
         out = _by_hash(idx.hash_array(), idx.vectors, wanted)
         # the multilingual field's hashes name another model, so they never collide with these
         if idx.ml_vectors is not None and idx.ml_hashes is not None:
-            ml_hashes = np.array(list(idx.ml_hashes), dtype=HASH_DTYPE)
-            out |= _by_hash(ml_hashes, idx.ml_vectors, wanted)
+            out |= _by_hash(store.hash_array(idx.ml_hashes), idx.ml_vectors, wanted)
         return out
 
     def write(self, change: Change) -> None:
@@ -265,11 +264,7 @@ class FilesStore:
             old_row = np.full(n, -1, dtype=np.int64)
             for j, h in enumerate(hashes):
                 old_row[j] = lookup.pop(bytes(h), -1)
-            for seg in old.segments:
-                new_row = np.full(seg.size, -1, dtype=np.int64)
-                mine = np.flatnonzero((old_row >= seg.start) & (old_row < seg.start + seg.size))
-                new_row[old_row[mine] - seg.start] = mine
-                parts.append((seg.postings, new_row))
+            parts = _carried(old, old_row)
             todo = np.flatnonzero(old_row < 0)
         fresh = Postings.build(
             self._tokens(change.articles, [change.passages[int(i)] for i in todo])
@@ -375,12 +370,7 @@ class FilesStore:
             mine = live[(live >= s.start) & (live < s.start + s.size)] - s.start
             old_lines.extend(s.passage_lines.raw(int(r)) for r in mine)
         if old.manifest.get("tokenizer") == manifest["tokenizer"]:
-            parts: list[tuple[Postings, np.ndarray]] = []
-            for s in old.segments:
-                new_row = np.full(s.size, -1, dtype=np.int64)
-                mine = np.flatnonzero((live >= s.start) & (live < s.start + s.size))
-                new_row[live[mine] - s.start] = mine
-                parts.append((s.postings, new_row))
+            parts = _carried(old, live)
         else:  # another tokenizer (a new user dictionary): every passage is tokenized again
             kept_passages = [old.passages[int(r)] for r in live]
             retok = Postings.build(self._tokens(old.articles, kept_passages))
@@ -391,7 +381,7 @@ class FilesStore:
         all_ml = all_ml_hashes = None
         if ml_vectors is not None and old.ml_vectors is not None and old.ml_hashes is not None:
             all_ml = np.concatenate([np.asarray(old.ml_vectors[live]), ml_vectors])
-            old_ml_hashes = np.array(list(old.ml_hashes), dtype=HASH_DTYPE)
+            old_ml_hashes = store.hash_array(old.ml_hashes)
             all_ml_hashes = np.concatenate([old_ml_hashes[live], ml_hashes])  # type: ignore[list-item]
         kept_ids = ids_arr[kept].tolist()
         articles = old.articles
@@ -416,6 +406,18 @@ class FilesStore:
             np.concatenate([pa_old[live], pa_new]),
         )
         store.write_version(self.index_dir, manifest, [], seg, columns)  # type: ignore[arg-type]
+
+
+def _carried(old: store.Index, old_row: np.ndarray) -> list[tuple[Postings, np.ndarray]]:
+    """The live version's postings for ``Postings.merge``: new row i takes the statistics of
+    old row ``old_row[i]`` (-1: none; rows of nothing carried over are dropped)."""
+    parts = []
+    for seg in old.segments:
+        new_row = np.full(seg.size, -1, dtype=np.int64)
+        mine = np.flatnonzero((old_row >= seg.start) & (old_row < seg.start + seg.size))
+        new_row[old_row[mine] - seg.start] = mine
+        parts.append((seg.postings, new_row))
+    return parts
 
 
 def _by_hash(array: np.ndarray, vectors: object, wanted: np.ndarray) -> dict[str, np.ndarray]:
