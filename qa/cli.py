@@ -312,58 +312,20 @@ def cmd_ask(args: argparse.Namespace) -> int:
     return 0 if ans.found else 3
 
 
-def limit_malloc_arenas(arenas: int = 2) -> None:
-    """Fewer glibc malloc arenas, before the server starts its threads: by default each thread
-    that allocates may get an arena of its own, and freed memory stays in them (a 10-minute soak
-    at 16 clients grew 12% with the default and kept growing; bench/results/soak.json has the
-    run with this). A no-op where the C library is not glibc."""
-    import ctypes
-    import ctypes.util
-
-    name = ctypes.util.find_library("c")
-    if not name:
-        return
-    try:
-        libc = ctypes.CDLL(name)
-        libc.mallopt(-8, arenas)  # M_ARENA_MAX
-    except (OSError, AttributeError):
-        return
-
-
-def run_server(app: Any, **options: Any) -> None:
-    """uvicorn, with SIGTERM ending in exit status 0 once in-flight requests and streams are done
-    (uvicorn shuts down gracefully, then re-raises the signal to the handler it found: this one)."""
-    import signal
-
-    import uvicorn
-
-    def stop(signum: int, frame: Any) -> None:
-        raise SystemExit(0)
-
-    signal.signal(signal.SIGTERM, stop)
-    uvicorn.run(app, **options)
-
-
 def cmd_serve(args: argparse.Namespace) -> int:
-    limit_malloc_arenas()  # first: before any library starts threads
+    from qa import serving
+
+    serving.limit_malloc_arenas()  # first: before any library starts threads
 
     from qa.api import create_app
+    from qa.api.protocol import TimedH11Protocol
     from qa.reader.answerer import load_answerer
 
     s = _settings(args)
     searcher = _searcher(s)  # load before listening: a missing index fails here, clearly
     answerer = load_answerer(s, searcher)  # and so does a damaged reader
     workers = max(1, args.workers)
-    # one access line per request (qa.api.observe), on stderr
-    access = logging.getLogger("qa.access")
-    if not access.handlers:
-        handler = logging.StreamHandler(sys.stderr)
-        handler.setFormatter(logging.Formatter("%(message)s"))
-        access.addHandler(handler)
-        access.setLevel(logging.INFO)
-        access.propagate = False
-    from qa.api.protocol import TimedH11Protocol
-
+    serving.access_log()
     server_options = {
         "http": TimedH11Protocol,
         "timeout_keep_alive": int(s.keep_alive_seconds),
@@ -376,22 +338,13 @@ def cmd_serve(args: argparse.Namespace) -> int:
         file=sys.stderr,
     )
     if workers > 1:
-        # Each worker process assembles the same service from the environment (qa.service);
-        # the folder index is memory-mapped, so its pages are shared, and each worker picks up
-        # a new index version on its own (QA_RELOAD_SECONDS).
+        # Each worker process assembles the same service from the environment (qa.service) and
+        # picks up a new index version on its own (QA_RELOAD_SECONDS); see qa.serving.
         os.environ["QA_INDEX_DIR"] = str(s.index_dir)
         os.environ["QA_EMBEDDING_MODEL"] = s.model
         del searcher, answerer
-        run_server(
-            "qa.api:app_from_env",
-            factory=True,
-            host=args.host,
-            port=args.port,
-            workers=workers,
-            **server_options,  # type: ignore[arg-type]
-        )
-        return 0
-    run_server(
+        return serving.serve_workers(workers, args.host, args.port, **server_options)
+    serving.run_server(
         create_app(s, searcher=searcher, answerer=answerer),
         host=args.host,
         port=args.port,

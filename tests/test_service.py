@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -52,7 +53,13 @@ class TestRest:
     def test_healthz(self, client: TestClient) -> None:
         r = client.get("/healthz")
         assert r.status_code == 200
-        assert r.json() == {"status": "ok", "articles": 4, "passages": 4, "model": "fake-bigram"}
+        assert r.json() == {
+            "status": "ok",
+            "articles": 4,
+            "passages": 4,
+            "model": "fake-bigram",
+            "pid": os.getpid(),
+        }
 
     def test_search_fields(self, client: TestClient) -> None:
         r = client.post("/api/search", json={"query": "嘉禾县群众满意率", "top_k": 2})

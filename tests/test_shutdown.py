@@ -36,7 +36,7 @@ emb = FakeEmbedder()
 build(ARTICLES, Path({index!r}), emb, progress=False)
 app = create_app(Settings(reload_seconds=0), searcher=Searcher.open(Path({index!r}), emb),
                  answerer=ReaderAnswerer(SlowReader()))
-from qa.cli import run_server
+from qa.serving import run_server
 run_server(app, host="127.0.0.1", port={port}, log_level="warning", timeout_graceful_shutdown=20)
 """
 

@@ -23,7 +23,7 @@ sys.path.insert(0, {tests!r})
 from conftest import ARTICLES, FakeEmbedder, FakeReader
 from qa.api import create_app
 from qa.api.protocol import TimedH11Protocol
-from qa.cli import run_server
+from qa.serving import run_server
 from qa.config import Settings
 from qa.indexer import build
 from qa.reader.answerer import ReaderAnswerer

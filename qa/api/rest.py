@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 from collections.abc import AsyncIterator
 from typing import Any
@@ -61,12 +62,18 @@ async def answer(
 
 @router.get("/healthz")
 async def healthz(request: Request) -> dict[str, Any]:
-    """Liveness and corpus size."""
+    """Liveness and corpus size; ``pid`` says which worker process answered (``--workers``)."""
     s = request.app.state.searcher
     if s is None:
         model = request.app.state.settings.model
-        return {"status": "loading", "articles": 0, "passages": 0, "model": model}
-    return {"status": "ok", **s.stats()}
+        return {
+            "status": "loading",
+            "articles": 0,
+            "passages": 0,
+            "model": model,
+            "pid": os.getpid(),
+        }
+    return {"status": "ok", **s.stats(), "pid": os.getpid()}
 
 
 @router.post("/api/search", dependencies=[*guarded, Depends(limit_search)])

@@ -13,6 +13,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Hashable, Iterable, Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -33,6 +34,17 @@ COMPACT_ABOVE = 0.1
 MAX_SEGMENTS = 8
 
 
+def _dot(
+    vectors: Any, rows: list[int], known: Mapping[Hashable, float], qv: np.ndarray
+) -> dict[Hashable, float]:
+    """Scores of the rows not yet in ``known``, read in one gather (not a row at a time)."""
+    missing = [r for r in rows if r not in known]
+    if not missing:
+        return {}
+    sims = np.asarray(vectors[missing], dtype=np.float32) @ qv
+    return dict(zip(missing, sims.tolist(), strict=True))
+
+
 class FilesView:
     """Retrieval on one loaded version."""
 
@@ -43,9 +55,6 @@ class FilesView:
         if filters is None:
             return None
         return self.index.rows_of(filters.sources, filters.article_ids)
-
-    def _cosine(self, row: int, qv: np.ndarray) -> float:
-        return float(np.asarray(self.index.vectors[row], dtype=np.float32) @ qv)
 
     def retrieve(
         self,
@@ -100,14 +109,13 @@ class FilesView:
         # every candidate of any list gets every score (what score fusion needs)
         keys = [*out.dense, *out.lexical, *out.multilingual]
         rows: list[int] = list(dict.fromkeys(int(k) for k in keys))  # type: ignore[call-overload]
-        for row in rows:
-            if qv is not None and row not in out.dense_scores:
-                out.dense_scores[row] = self._cosine(row, qv)
-            if all_bm25 is not None:
-                out.lexical_scores[row] = float(all_bm25[row])
-            if out.multilingual and row not in out.multilingual_scores:
-                assert ml is not None and mv is not None
-                out.multilingual_scores[row] = float(np.asarray(ml[row], dtype=np.float32) @ mv)
+        if qv is not None:
+            out.dense_scores.update(_dot(index.vectors, rows, out.dense_scores, qv))
+        if all_bm25 is not None and rows:
+            out.lexical_scores = dict(zip(rows, all_bm25[rows].tolist(), strict=True))
+        if out.multilingual:
+            assert ml is not None and mv is not None
+            out.multilingual_scores.update(_dot(ml, rows, out.multilingual_scores, mv))
         return out
 
     def fetch(self, keys: Sequence[Hashable]) -> list[tuple[Passage, Article]]:
