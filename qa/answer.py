@@ -128,28 +128,6 @@ def answer_type_bonus(question: str, sentence: str) -> float:
     return 0.0
 
 
-# What a short answer must hold when the question asks for a number or a date: a reading that
-# answers "how many" with "根本上", or "which year" with "近年", is the reader guessing, and on the
-# seed near misses it was the most common way a fact the paper does not state got "answered".
-_ASKS_TIME = re.compile(r"什么时候|何时|哪天|哪一天|哪年|哪一年|几月|几号|几日|日期|什么时间")
-_ASKS_COUNT = re.compile(r"多少|(?<!哪)几|多大|多长|多高|多远|多久|百分之|比例|人数|金额|多重")
-_COUNTS = re.compile(r"\d|[一二三四五六七八九十百千万亿两半〇零首]")
-_DATES = re.compile(
-    r"\d|[一二三四五六七八九十〇零]+[年月日号]|今年|去年|明年|前年|上午|下午|晚上|凌晨|春节|国庆"
-    r"|周[一二三四五六日末]|星期"
-)
-
-
-def span_fits(question: str, span: str) -> bool:
-    """Whether a short answer is the kind of thing the question asks for (a number for "how
-    many", a date for "when"); any span fits other questions."""
-    if _ASKS_TIME.search(question):
-        return bool(_DATES.search(span))
-    if _ASKS_COUNT.search(question):
-        return bool(_COUNTS.search(span))
-    return True
-
-
 _ASKS_BYLINE = re.compile(r"谁拍|摄影|拍摄者|作者|记者是谁|谁写|署名|通讯员是谁")
 
 

@@ -192,11 +192,16 @@ class TestSpans:
         inside = [False, False, False, True, True, True, False]
         start = np.array([[9.0, 9.0, 0, 1.0, 5.0, 0.0, 9.0]])  # question/special tokens ignored
         end = np.array([[0.0, 0.0, 0, 0.0, 1.0, 4.0, 9.0]])
-        ((s, e, score),) = best_spans(start, end, _batch(offsets, inside))
+        (((s, e, score),),) = best_spans(start, end, _batch(offsets, inside))
         assert (s, e) == (1, 5) and score == pytest.approx(9.0)
+        ((first, *rest),) = best_spans(start, end, _batch(offsets, inside), n=4)
+        assert first == (s, e, score) and len(rest) == 3  # six in-band pairs of three tokens
+        scores = [x[2] for x in (first, *rest)]
+        assert scores == sorted(scores, reverse=True)
+        assert all(0 <= a < b <= 5 for a, b, _ in rest)
 
     def test_quantity_keeps_its_qualifier_and_unit(self) -> None:
-        from qa.reader.model import complete_quantity
+        from qa.reader.spans import complete_quantity
 
         s = "上海约有近5万人，共200余名职工，接待2353人次，花费近400万元，共3场。"
         for cut, whole in [
@@ -206,16 +211,58 @@ class TestSpans:
             ("400万", "近400万元"),
         ]:
             a = s.index(cut)
-            assert complete_quantity(Reading(0.5, a, a + len(cut)), s).text(s) == whole
+            b, e = complete_quantity(s, a, a + len(cut))
+            assert s[b:e] == whole
         a = s.index("上海")
-        assert complete_quantity(Reading(0.5, a, a + 2), s) == Reading(0.5, a, a + 2)
-        assert complete_quantity(Reading(0.5, -1, -1), s).start == -1
+        assert complete_quantity(s, a, a + 2) == (a, a + 2)
+        assert complete_quantity(s, -1, -1) == (-1, -1)
+
+    def test_the_span_of_the_asked_kind_and_unit_is_chosen(self) -> None:
+        """Among the reader's close runners-up: a number for "how many", in the unit asked."""
+        from qa.reader.spans import choose, span_fits
+
+        s = "全区安置4户试点后，幸福小区共安置101户易地扶贫搬迁群众，21家企业参加。"
+
+        def reading(*cuts: str, scores: tuple[float, ...] = (9.0, 8.0, 7.0)) -> Reading:
+            spans = [
+                (s.index(c), s.index(c) + len(c), sc)
+                for c, sc in zip(cuts, scores[: len(cuts)], strict=True)
+            ]
+            (a, b, sc), *rest = spans
+            return Reading(0.9, a, b, sc, tuple(rest))
+
+        def text(q: str, r: Reading) -> str:
+            return choose(q, s, r).text(s)
+
+        # the unit asked (户) picks the runner-up; its unit is completed
+        assert text("安置了多少户群众？", reading("21", "101")) == "101户"
+        # no unit asked: the reader's best stands (its unit completed)
+        assert text("安置了多少群众？", reading("21", "101")) == "21家"
+        # the reader's best is not a number: it is kept, and the answerer refuses it
+        best = choose("安置了多少户？", s, reading("幸福小区", "101户")).text(s)
+        assert best == "幸福小区" and not span_fits("安置了多少户？", best)
+        # a runner-up far below the best is never taken
+        far = reading("21", "101户", scores=(9.0, 1.0))
+        assert text("安置了多少户？", far) == "21家"
+        # other questions: the best span, untouched
+        r = reading("幸福小区", "101户")
+        assert choose("在哪个小区？", s, r) is r
+
+    def test_a_quantity_of_another_dimension_does_not_fit(self) -> None:
+        from qa.reader.spans import span_fits
+
+        assert not span_fits("一节打多少分钟？", "50元")
+        assert not span_fits("聘了多少名调解员？", "2023年")
+        assert span_fits("多少人参赛？", "200余名")  # 名 counts people as 人 does
+        assert span_fits("给多少名司机买了保险？", "300名司机购买保险，投入10.7万元")
+        assert span_fits("花了多少钱？", "20万元") and span_fits("开放几个小时？", "24小时")
+        assert span_fits("有多少个站点？", "479个")  # 个 measures nothing in particular
 
     def test_end_never_before_start(self) -> None:
         offsets = [(0, 1), (1, 2), (2, 3)]
         start = np.array([[0.0, 0.0, 5.0]])
         end = np.array([[6.0, 0.0, 0.0]])  # start 2 + end 0 would score 11, but ends before it
-        ((s, e, score),) = best_spans(start, end, _batch(offsets, [True, True, True]))
+        (((s, e, score), *_),) = best_spans(start, end, _batch(offsets, [True, True, True]), n=3)
         assert (s, e) == (0, 1) and score == pytest.approx(6.0)
 
 
@@ -285,7 +332,7 @@ class TestAnswerer:
 
     def test_a_reading_of_the_wrong_kind_is_not_an_answer(self) -> None:
         """Asked "how many" or "when", a short answer without a number or a date is refused."""
-        from qa.answer import span_fits
+        from qa.reader.spans import span_fits
 
         assert span_fits("骑手公寓有多少套房源？", "98套") and span_fits("第几家？", "首家")
         assert not span_fits("骑手公寓有多少套房源？", "根本上")

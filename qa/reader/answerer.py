@@ -29,13 +29,13 @@ from qa.answer import (
     answer_type_bonus,
     byline_answer,
     is_relevant,
-    span_fits,
     term_coverage,
 )
 from qa.config import Settings
 from qa.models import Answer, Hit
 from qa.reader.data import MAX_UNIT_CHARS
 from qa.reader.model import DEFAULT_BUNDLE, Reader, Reading, left_context
+from qa.reader.spans import span_fits
 from qa.search import Searcher
 from qa.text import reading_spans
 from qa.tokens import simplified_aligned, tokenize
@@ -52,7 +52,7 @@ SUPPORT_PROBABILITY = 0.8
 MAX_ANSWER_CHARS = 220
 # The closest passages shown as related reading when the articles do not answer.
 RELATED = 2
-# Keep only readings whose short answer is of the asked kind (``qa.answer.span_fits``).
+# Keep only readings whose short answer is of the asked kind (``qa.reader.spans.span_fits``).
 TYPE_CHECK = True
 NEAR_MISS = "资料中没有找到这个问题的答案。下面是与问题最相关的段落，可供参考。"
 

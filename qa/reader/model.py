@@ -12,16 +12,16 @@ from __future__ import annotations
 import json
 import logging
 import os
-import re
 import threading
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from qa.errors import QAError
+from qa.reader import spans
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +29,8 @@ READER_VERSION = 1
 MAX_LENGTH = 128
 MAX_QUESTION_CHARS = 48
 MAX_ANSWER_TOKENS = 40
+# Spans kept beside the best one for ``qa.reader.spans.choose``
+ALTERNATIVES = 20
 # What a sentence is read with, after it: the article's title and the text just before it (the
 # subject of "他" or "此次比赛" is often there). Bundles trained without it have no
 # ``context_chars`` in meta.json and read the sentence alone.
@@ -49,6 +51,8 @@ class Reading:
     start: int  # answer span in the sentence (characters); -1 when there is no span
     end: int
     span_score: float = 0.0
+    # the reader's next best spans, (start, end, score), best first (``qa.reader.spans.choose``)
+    alternatives: tuple[tuple[int, int, float], ...] = ()
 
     def text(self, sentence: str) -> str:
         return sentence[self.start : self.end] if self.start >= 0 else ""
@@ -135,9 +139,10 @@ class PairEncoder:
 
 
 def best_spans(
-    start_logits: np.ndarray, end_logits: np.ndarray, batch: Batch
-) -> list[tuple[int, int, float]]:
-    """The highest start + end logit pair inside each sentence, as (char start, char end, score)."""
+    start_logits: np.ndarray, end_logits: np.ndarray, batch: Batch, n: int = 1
+) -> list[list[tuple[int, int, float]]]:
+    """The ``n`` highest start + end logit pairs inside each sentence, best first, as (char start,
+    char end, score); [(-1, -1, -1e4)] for a pair with no sentence tokens."""
     out = []
     neg = -1e4
     k = start_logits.shape[1]
@@ -147,14 +152,21 @@ def best_spans(
     for i in range(start_logits.shape[0]):
         inside = batch.in_sentence[i]
         if not inside.any():
-            out.append((-1, -1, neg))
+            out.append([(-1, -1, neg)])
             continue
         s = np.where(inside, start_logits[i], neg)
         e = np.where(inside, end_logits[i], neg)
-        scores = np.where(band, s[:, None] + e[None, :], 2 * neg)
-        a, b = np.unravel_index(int(np.argmax(scores)), scores.shape)
+        scores = np.where(band, s[:, None] + e[None, :], 2 * neg).ravel()
+        m = min(n, scores.size)
+        top = np.argpartition(-scores, m - 1)[:m]
+        top = top[np.argsort(-scores[top], kind="stable")]
         offs = batch.offsets[i]
-        out.append((offs[a][0], offs[b][1], float(scores[a, b])))
+        row = []
+        for flat in top:
+            a, b = divmod(int(flat), k)
+            if scores[flat] > neg / 2:  # both ends inside the sentence, and in the band
+                row.append((offs[a][0], offs[b][1], float(scores[flat])))
+        out.append(row or [(-1, -1, neg)])
     return out
 
 
@@ -258,113 +270,18 @@ class Reader:
         batch = self.encoder(questions, sentences, contexts if self.context_chars else None)
         has, start, end = self.logits(batch)
         out = readings(has, start, end, batch, self.temperature)
-        return [complete_quantity(r, sent) for r, sent in zip(out, sentences, strict=True)]
-
-
-# A quantity the reader cut short is completed from the sentence: the qualifier before the number
-# (近5万人, not 5万人) and its unit after (2353人次, 200余名, 近400万元), which the gold answers of
-# CMRC, DRCD and our seed questions include. Longest first.
-_QUALIFIERS = ("将近", "超过", "大约", "近", "约", "逾", "超")
-_UNITS = tuple(
-    sorted(
-        [
-            "人次",
-            "万元",
-            "亿元",
-            "千元",
-            "万人",
-            "小时",
-            "分钟",
-            "平方米",
-            "公里",
-            "公顷",
-            "余名",
-            "余人",
-            "余家",
-            "余户",
-            "余个",
-            "余万",
-            "余次",
-            "多名",
-            "多人",
-            "多家",
-            "多户",
-            "多个",
-            "多万",
-            "多次",
-            "人",
-            "名",
-            "家",
-            "个",
-            "元",
-            "户",
-            "次",
-            "件",
-            "场",
-            "套",
-            "张",
-            "位",
-            "所",
-            "项",
-            "天",
-            "年",
-            "月",
-            "日",
-            "号",
-            "%",
-            "岁",
-            "倍",
-            "吨",
-            "斤",
-            "亩",
-            "米",
-            "辆",
-            "台",
-            "条",
-            "期",
-            "批",
-            "届",
-            "座",
-            "栋",
-            "本",
-            "份",
-            "种",
-            "类",
-            "支",
-            "篇",
-            "首",
-            "部",
-            "间",
-            "处",
-            "块",
-        ],
-        key=len,
-        reverse=True,
-    )
-)
-_QUANTITY_END = re.compile(r"[\d一二三四五六七八九十百千万亿两]$")
-_QUANTITY_START = re.compile(r"^[\d一二三四五六七八九十两]")
-
-
-def complete_quantity(r: Reading, sentence: str) -> Reading:
-    """The reading with its span widened over the unit when it ends in a number, and over the
-    qualifier when it starts with one (``_UNITS``, ``_QUALIFIERS``)."""
-    if r.start < 0:
-        return r
-    start, end = r.start, r.end
-    span = sentence[start:end]
-    if _QUANTITY_END.search(span):
-        end += len(next((u for u in _UNITS if sentence.startswith(u, end)), ""))
-    if _QUANTITY_START.search(span):
-        before = sentence[:start]
-        start -= len(next((q for q in _QUALIFIERS if before.endswith(q)), ""))
-    return r if (start, end) == (r.start, r.end) else replace(r, start=start, end=end)
+        return [
+            spans.choose(q, sent, r) for q, sent, r in zip(questions, sentences, out, strict=True)
+        ]
 
 
 def readings(
     has: np.ndarray, start: np.ndarray, end: np.ndarray, batch: Batch, temperature: float = 1.0
 ) -> list[Reading]:
-    """Model outputs -> one Reading per pair."""
+    """Model outputs -> one Reading per pair (its best span, and the next ``ALTERNATIVES``)."""
     probs = sigmoid(np.asarray(has, np.float64).reshape(-1) / temperature)
-    spans = best_spans(start, end, batch)
-    return [Reading(float(p), s, e, score) for p, (s, e, score) in zip(probs, spans, strict=True)]
+    spans = best_spans(start, end, batch, ALTERNATIVES)
+    return [
+        Reading(float(p), s, e, score, tuple(rest))
+        for p, ((s, e, score), *rest) in zip(probs, spans, strict=True)
+    ]
