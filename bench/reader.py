@@ -273,11 +273,14 @@ def model_card(meta: dict[str, Any], results: dict[str, Any]) -> str:
         "**How the service uses it.** The six most promising sentences of the top three passages "
         "(shared words, answer type, passage rank) are read in one batch; when the best "
         "probability clears the threshold the answer is read from the sentence ranked first by "
-        "probability + 0.5 x that prior, else the answer is *not found*. Two rules sit on top "
-        "of the model: a reading whose short answer is not of the asked kind (no number for "
-        '"how many", no date for "when") is not an answer (`qa.answer.span_fits`), and a '
-        "span that ends in a number keeps its unit and qualifier (`近5万人`, `200余名`; "
-        "`qa.reader.model.complete_quantity`). See `qa/reader/answerer.py`.",
+        "probability + 0.5 x that prior, else the answer is *not found*. Rules on top of the "
+        "model (`qa/reader/spans.py`): the reader keeps its 20 best spans per sentence, and "
+        "among those within 6 logits of its best the first of the asked kind and unit is the "
+        "short answer (`多少人次` -> `23人次`, not `33次`); a reading whose best span is not of "
+        'the asked kind (no number for "how many", no date for "when", or a quantity of another '
+        "dimension than the unit asked: `50元` for `多少分钟`) is not an answer; a span that "
+        "ends in a number keeps its unit and qualifier (`近5万人`, `200余名`). See "
+        "`qa/reader/answerer.py`.",
         "",
         "## Data and split",
         "",
