@@ -62,15 +62,22 @@ def access_log() -> None:
         access.propagate = False
 
 
-def run_server(app: Any, **options: Any) -> None:
-    """uvicorn, with SIGTERM ending in exit status 0 once in-flight requests and streams are done
-    (uvicorn shuts down gracefully, then re-raises the signal to the handler it found: this one)."""
-    import uvicorn
+def _exit_on_sigterm() -> None:
+    """SIGTERM ends the process with status 0: uvicorn shuts down gracefully on it, then re-raises
+    the signal to the handler it found (this one)."""
 
     def stop(signum: int, frame: Any) -> None:
         raise SystemExit(0)
 
     signal.signal(signal.SIGTERM, stop)
+
+
+def run_server(app: Any, **options: Any) -> None:
+    """uvicorn, with SIGTERM ending in exit status 0 once in-flight requests and streams are done
+    (uvicorn shuts down gracefully, then re-raises the signal to the handler it found: this one)."""
+    import uvicorn
+
+    _exit_on_sigterm()
     uvicorn.run(app, **options)
 
 
@@ -97,11 +104,7 @@ def _worker(host: str, port: int, options: dict[str, Any]) -> None:
     sock = reuse_port_socket(host, port)
     config = uvicorn.Config(APP_FACTORY, factory=True, host=host, port=port, **options)
     server = uvicorn.Server(config)
-
-    def stop(signum: int, frame: Any) -> None:
-        raise SystemExit(0)
-
-    signal.signal(signal.SIGTERM, stop)
+    _exit_on_sigterm()
     with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C reaches every process of the group
         server.run(sockets=[sock])
     if not server.started:

@@ -183,15 +183,15 @@ def choose(question: str, sentence: str, reading: Reading) -> Reading:
         return reading
     best = (reading.start, reading.end, reading.span_score)
     spans = [best, *(a for a in reading.alternatives if a[2] >= best[2] - MARGIN and a != best)]
-    units = asked_unit(question)
-    options = []
-    first = complete_quantity(sentence, best[0], best[1])
-    if not span_fits(question, sentence[first[0] : first[1]].strip()):
+    completed = [(*complete_quantity(sentence, s, e), score) for s, e, score in spans]
+    first_start, first_end, _ = completed[0]
+    if not span_fits(question, sentence[first_start:first_end].strip()):
         # the reader's best is not of the asked kind: it is guessing, and the answerer refuses
         # (on the seed near misses, taking a runner-up of the right kind answered more of them)
-        return replace(reading, start=first[0], end=first[1])
-    for rank, (s, e, score) in enumerate(spans):
-        s, e = complete_quantity(sentence, s, e)
+        return replace(reading, start=first_start, end=first_end)
+    units = asked_unit(question)
+    options = []
+    for rank, (s, e, score) in enumerate(completed):
         text = sentence[s:e].strip()
         if not text:
             continue
