@@ -384,7 +384,11 @@ def bench_http(
     questions: list[str],
     workers: int = 1,
     routes: tuple[str, ...] = ("search", "chat"),
+    warmup: float = 0.0,
 ) -> dict[str, Any]:
+    """Requests/s of a fresh `qa serve` per route and concurrency; ``warmup`` seconds of the
+    highest concurrency run first on each route and are not counted (the first requests of each
+    new question length are slow while ONNX Runtime grows its buffers)."""
     import socket
 
     import httpx
@@ -426,6 +430,9 @@ def bench_http(
         out: dict[str, Any] = {"search": [], "chat": [], "workers": workers}
         bodies = {"search": search, "chat": chat}
         for route in routes:
+            if warmup > 0:
+                # from the other end of the list: the measured run still starts on unseen questions
+                http_load(f"{base}/api/{route}", bodies[route][::-1], max(levels), warmup)
             for c in levels:
                 out[route].append(http_load(f"{base}/api/{route}", bodies[route], c, seconds))
                 print(f"  /api/{route} c={c}: {out[route][-1]['rps']:.0f} rps", flush=True)

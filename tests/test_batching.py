@@ -66,3 +66,18 @@ def test_an_error_reaches_every_caller_of_its_batch_and_no_other() -> None:
 def test_max_batch_must_be_positive() -> None:
     with pytest.raises(ValueError):
         Coalescer(lambda t: t, max_batch=0)
+
+
+def test_no_caller_is_left_waiting_when_the_queue_outgrows_a_batch() -> None:
+    """With batches of two and 24 threads the queue is always longer than a batch: whoever
+    finishes a batch must hand the rest on, or a caller is left hanging."""
+
+    def fn(texts):
+        time.sleep(0.001)
+        return [t * 2 for t in texts]
+
+    c = Coalescer(fn, max_batch=2)
+    with ThreadPoolExecutor(max_workers=24) as pool:
+        futures = [pool.submit(c, i) for i in range(600)]
+        assert [f.result(timeout=30) for f in futures] == [i * 2 for i in range(600)]
+    assert max(c.batches) == 2

@@ -90,11 +90,11 @@ def _limit(request: Request, name: str) -> None:
         )
 
 
-def limit_search(request: Request) -> None:
+async def limit_search(request: Request) -> None:
     _limit(request, "search")
 
 
-def limit_chat(request: Request) -> None:
+async def limit_chat(request: Request) -> None:
     _limit(request, "chat")
 
 
