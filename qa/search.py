@@ -11,12 +11,12 @@ from typing import Any, TypeVar
 
 import numpy as np
 
-from qa import store
+from qa import glossary, store
 from qa.embed import Embedder
 from qa.errors import BadRequest
 from qa.models import Article, Hit, Passage
 from qa.multilingual import language, name_score, pinyin_grams, romanized_names
-from qa.stores.base import Filters, Mode, Store
+from qa.stores.base import Filters, Mode, Store, View
 from qa.stores.files import FilesStore
 from qa.tokens import simplified, tokenize
 
@@ -153,6 +153,8 @@ class Searcher:
         self._ml_cache: dict[str, np.ndarray] = {}
         self._ml_lock = threading.Lock()
         self.names_weight = NAMES_WEIGHT
+        # questions not in Chinese are matched lexically through a dictionary (qa.glossary)
+        self.use_glossary = True
         self._grams: dict[str, frozenset[str]] = {}  # pinyin grams by passage id (bounded)
 
     @classmethod
@@ -204,6 +206,22 @@ class Searcher:
             self.multilingual is not None
             and self.store.multilingual_model() == self.multilingual.model_id
         )
+
+    def translated(self, query: str, view: View | None = None) -> list[glossary.Term]:
+        """For a question not in Chinese, its words that CC-CEDICT says in Chinese words this
+        corpus uses (``qa.glossary``); nothing for a Chinese question or without the dictionary."""
+        if not self.use_glossary or language(query) == "zh":
+            return []
+        found = glossary.load()
+        if found is None:
+            return []
+        return found.terms(query, (view or self.store.snapshot()).document_frequency)
+
+    def lexical_query(self, query: str, view: View | None = None) -> str:
+        """What BM25 reads: the question, and for a question not in Chinese the Chinese words
+        of its translated terms as well (BM25 has nothing else to match an English question)."""
+        terms = self.translated(query, view)
+        return " ".join([query, *(c for t in terms for c in t.chinese)])
 
     def encode_multilingual(self, query: str) -> np.ndarray:
         """The multilingual query vector (the last few are kept: the answerer asks again)."""
@@ -264,8 +282,9 @@ class Searcher:
         wanted = w_ml > 0 or (multilingual_scores and mode == "fused" and self.multilingual_ready)
         mv = self.encode_multilingual(query) if wanted else None
         t1 = time.perf_counter()
+        lexical = self.lexical_query(query, view) if mode != "dense" else query
         r = view.retrieve(
-            query, qv, max(candidates, top_k), Filters.of(sources, article_ids), mode, mv
+            lexical, qv, max(candidates, top_k), Filters.of(sources, article_ids), mode, mv
         )
         t2 = time.perf_counter()
         if r.empty:

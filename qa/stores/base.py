@@ -91,6 +91,11 @@ class View(Protocol):
 
     def fetch(self, keys: Sequence[Hashable]) -> list[tuple[Passage, Article]]: ...
 
+    def document_frequency(self, term: str) -> int | None:
+        """How many passages the lexical index files under the term (a jieba token); None when
+        the store cannot say (the dictionary then keeps its translations unfiltered)."""
+        ...
+
 
 class Store(Protocol):
     name: str

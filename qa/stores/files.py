@@ -56,6 +56,9 @@ class FilesView:
             return None
         return self.index.rows_of(filters.sources, filters.article_ids)
 
+    def document_frequency(self, term: str) -> int | None:
+        return self.index.lexical.document_frequency(term)
+
     def retrieve(
         self,
         query: str,

@@ -80,6 +80,9 @@ class MilvusView:
     def __init__(self, store: MilvusStore) -> None:
         self.s = store
 
+    def document_frequency(self, term: str) -> int | None:
+        return None  # Milvus keeps its BM25 statistics to itself
+
     def _hits(self, result: Any) -> list[tuple[str, float]]:
         return [(h["id"] if "id" in h else h["pid"], float(h["distance"])) for h in result[0]]
 
