@@ -285,7 +285,8 @@ def cmd_train_reader(args: argparse.Namespace) -> int:
         threads=args.threads,
         resume=args.resume,
         max_examples=args.max_examples,
-        context=not args.no_context,
+        context=args.context,
+        max_length=160 if args.context else 128,
         init_from=Path(args.init_from) if args.init_from else None,
         lr=args.lr,
         head_lr=args.head_lr,
@@ -474,9 +475,10 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--resume", action="store_true", help="continue from the last checkpoint")
     tr.add_argument("--max-examples", type=int, default=0, help="train on a sample (a quick trial)")
     tr.add_argument(
-        "--no-context",
+        "--context",
         action="store_true",
-        help="read each sentence alone (without its title and the text before it)",
+        help="read each sentence with its title and the text before it (160 tokens; the shipped "
+        "bundle reads sentences alone, 128)",
     )
     tr.add_argument(
         "--init-from",

@@ -61,9 +61,10 @@ class TrainConfig:
     max_examples: int = 0  # 0: all (a smaller number for a quick trial)
     # positives seen this many times an epoch: the span head learns only from them
     positive_copies: int = 2
-    # tokens a pair is cut to; read each sentence with its title and left context (``left_context``)
-    max_length: int = 160
-    context: bool = True
+    # tokens a pair is cut to: 128 for a sentence alone (the shipped bundle), 160 with its title
+    # and left context (``left_context``; tried as a second stage, not shipped: MODEL_CARD.md)
+    max_length: int = 128
+    context: bool = False
     # start from an exported bundle's weights (a second stage) instead of m3e-small's
     init_from: Path | None = None
     extra: dict[str, Any] = field(default_factory=dict)
