@@ -258,6 +258,23 @@ class TestSpans:
         assert span_fits("花了多少钱？", "20万元") and span_fits("开放几个小时？", "24小时")
         assert span_fits("有多少个站点？", "479个")  # 个 measures nothing in particular
 
+    def test_units_asked_after_ge_and_durations(self) -> None:
+        from qa.reader.spans import asked_unit, choose, span_fits
+
+        assert asked_unit("一天开放几个小时？") == ("小时",)
+        assert asked_unit("比赛办了几个月？") == ("个月",)
+        assert asked_unit("安置了多少户？") == ("户",)
+        assert asked_unit("花了多少钱？") == ("元", "万元", "亿元", "千元")
+        assert "个月" in asked_unit("比赛前后搞了多久？") and asked_unit("谁主办的？") == ()
+        # 多久 wants a duration: a sum of money is not one; a bare count may still be
+        assert not span_fits("比赛搞了多久？", "50元")
+        assert span_fits("比赛搞了多久？", "4个月") and span_fits("比赛搞了多久？", "147个")
+        s = "4个户外劳动者服务站点可24小时自助扫码进入。"
+        a, b = s.index("4个"), s.index("24小时")
+        r = Reading(0.9, a, a + 2, 9.0, ((b, b + 4, 7.0),))
+        assert choose("站点一天开放几个小时？", s, r).text(s) == "24小时"
+        assert choose("有几个站点？", s, r).text(s) == "4个"
+
     def test_end_never_before_start(self) -> None:
         offsets = [(0, 1), (1, 2), (2, 3)]
         start = np.array([[0.0, 0.0, 5.0]])

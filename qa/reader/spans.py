@@ -69,8 +69,8 @@ def span_fits(question: str, span: str) -> bool:
     if _ASKS_COUNT.search(question):
         if not _COUNTS.search(span):
             return False
-        m = _ASKED.search(question)
-        asked = _UNIT_OF.get(m.group(1)) if m else None
+        units = asked_unit(question)
+        asked = _UNIT_OF.get(units[0]) if units else None
         got = _dimension(span)
         return asked is None or got is None or asked == got
     return True
@@ -147,12 +147,22 @@ _ASKED = re.compile(r"(?:多少|几)(" + "|".join(sorted(_MEASURES, key=len, rev
 _MONEY = ("元", "万元", "亿元", "千元")
 
 
+# 几个小时 / 几个月: the unit is the one after 个; 多久 / 多长时间 asks for a duration in any unit
+_ASKED_AFTER_GE = re.compile(r"(?:多少|几)个(小时|月|星期)")
+_ASKS_DURATION = re.compile(r"多久|多长时间")
+_DURATIONS = ("个月", "小时", "分钟", "星期", "天", "周", "年")
+
+
 def asked_unit(question: str) -> tuple[str, ...]:
-    """The units a fitting answer carries, when the question names one after 多少 / 几."""
+    """The units a fitting answer carries, when the question names one after 多少 / 几 (or asks
+    多久: any unit of time)."""
+    m = _ASKED_AFTER_GE.search(question)
+    if m:
+        return ("个月",) if m.group(1) == "月" else (m.group(1),)
     m = _ASKED.search(question)
-    if not m:
-        return ()
-    return _MONEY if m.group(1) == "钱" else (m.group(1),)
+    if m:
+        return _MONEY if m.group(1) == "钱" else (m.group(1),)
+    return _DURATIONS if _ASKS_DURATION.search(question) else ()
 
 
 def _counts_in(text: str, unit: str) -> bool:
