@@ -10,7 +10,9 @@ from the files one (it encodes its passages itself), so indexing times compare l
 
 from __future__ import annotations
 
+import importlib.metadata
 import json
+import os
 import shutil
 import statistics
 import sys
@@ -60,6 +62,22 @@ def _rss_mb() -> int:
     return 0
 
 
+def _children_rss_mb() -> int:
+    """Resident memory of this process's children: milvus-lite 2.5 runs Milvus (C++) as one."""
+    me, total = os.getpid(), 0
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            with open(f"/proc/{pid}/status", encoding="ascii", errors="replace") as f:
+                fields = dict(line.split(":", 1) for line in f if ":" in line)
+        except OSError:
+            continue
+        if int(fields.get("PPid", "0").strip() or 0) == me:
+            total += int(fields.get("VmRSS", "0 kB").split()[0]) // 1024
+    return total
+
+
 def scale(settings: Settings, emb, size: int, queries: list[str]) -> dict:  # noqa: ANN001
     """The synthetic corpus of ``bench.run`` (CMRC articles repeated with variations) in both
     stores: the files index built as `bench.run` builds it, then the same passages and vectors
@@ -94,8 +112,10 @@ def scale(settings: Settings, emb, size: int, queries: list[str]) -> dict:  # no
     )
     milvus_s = time.perf_counter() - t
     out = {"passages": n, "files_build_s": round(files_s, 1), "files_stages": timings}
-    # milvus-lite 3 runs in this process (pure Python threads): its memory is ours
+    # milvus-lite 3 runs in this process (pure Python); 2.5 runs Milvus as a child process
+    out["milvus_lite"] = importlib.metadata.version("milvus-lite")
     out["rss_mb_before_milvus"] = rss_before
+    out["milvus_child_rss_mb"] = _children_rss_mb()
     out["rss_mb_after_milvus_write"] = _rss_mb()
     out["milvus_write_s"] = round(milvus_s, 1)
     out["milvus_passages_per_s"] = round(n / milvus_s, 1)

@@ -113,6 +113,26 @@ class TestContract:
         assert hits[0].article.id == edited.id
         assert fresh.stats()["articles"] == len(ARTICLES) + 1  # nothing else lost
 
+    def test_an_edit_that_shortens_an_article_leaves_no_stale_passage(self, filled, kind) -> None:
+        _, emb, tmp = filled
+        base = ARTICLES[0]
+        sentences = "".join(
+            f"第{i}号楼的公寓配有{i}台洗衣机和独立卫浴，月租金另行公布。" for i in range(40)
+        )
+        long = replace(base, text=sentences)
+        build([long], tmp / "index", emb, target=open_store(kind, tmp, emb), progress=False)
+        assert len(open_store(kind, tmp, emb).passages_of(base.id)) >= 3
+        short = replace(base, text="全文已更新为一句话：公寓还配有共享厨房。")
+        report = build(
+            [short], tmp / "index", emb, target=open_store(kind, tmp, emb), progress=False
+        )
+        assert report.updated == 1
+        fresh = open_store(kind, tmp, emb)
+        assert [p.text for p in fresh.passages_of(base.id)] == [short.text]
+        hits = searcher(fresh, emb).search("第17号楼洗衣机", top_k=10, mode="lexical")
+        assert base.id not in {h.article.id for h in hits}
+        assert fresh.stats()["articles"] == len(ARTICLES) + 1
+
     def test_remove_and_cache(self, filled, kind) -> None:
         store, emb, tmp = filled
         gone = ARTICLES[2].id

@@ -39,6 +39,8 @@ logging.getLogger("grpc._server").setLevel(logging.CRITICAL)
 
 F = TypeVar("F", bound=Callable[..., Any])
 BATCH = 500
+# articles whose stored passage ids one query reads (well under Milvus's 16,384-row result cap)
+ARTICLES_PER_QUERY = 100
 ARTICLE_PART_CHARS = 16_000  # a VARCHAR holds 65,535 bytes: 16k CJK characters fit
 MAX_TEXT_BYTES = 16_384
 META = "__qa_meta__"  # the articles collection's row that records the model and dimension
@@ -458,7 +460,8 @@ class MilvusStore:
             if change.rebuild and self._ready():
                 c.drop_collection(self.passages)
                 c.drop_collection(self.articles_name)
-            if not self._ready():
+            fresh = not self._ready()
+            if fresh:
                 if change.partial:
                     raise IndexError_("an incremental change needs a live collection to apply to")
                 self._create()
@@ -508,13 +511,22 @@ class MilvusStore:
                 ]
             for s in range(0, len(art_rows), BATCH):
                 c.upsert(self.articles_name, art_rows[s : s + BATCH])
-            # stale passages of edited articles (they may have fewer now), then removed articles
-            for aid in sorted(todo & change.changed):
-                pids = keep.get(aid, [])
-                expr = f"article_id == {json.dumps(aid, ensure_ascii=False)}"
-                c.delete(
-                    self.passages, filter=f"{expr} and pid not in {_quote(pids)}" if pids else expr
+            # stale passages of edited articles (they may have fewer now; a new collection has
+            # none): their stored ids are read in batches and the ones not written again deleted
+            # by id (one delete per article was one scan per article: 100k passages never ended)
+            edited = [] if fresh else sorted(todo & change.changed)
+            written = {aid: set(pids) for aid, pids in keep.items()}
+            for s in range(0, len(edited), ARTICLES_PER_QUERY):
+                stored = c.query(
+                    self.passages,
+                    filter=f"article_id in {_quote(edited[s : s + ARTICLES_PER_QUERY])}",
+                    output_fields=["pid", "article_id"],
                 )
+                stale = [
+                    r["pid"] for r in stored if r["pid"] not in written.get(r["article_id"], ())
+                ]
+                for k in range(0, len(stale), BATCH):
+                    c.delete(self.passages, filter=f"pid in {_quote(stale[k : k + BATCH])}")
             gone = sorted(change.removed)
             for s in range(0, len(gone), BATCH):
                 chunk = _quote(gone[s : s + BATCH])
