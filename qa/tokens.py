@@ -6,11 +6,15 @@ import hashlib
 import logging
 import re
 import threading
+import warnings
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-import jieba
+with warnings.catch_warnings():
+    # jieba reaches for pkg_resources where setuptools < 81 is installed (the milvus extra)
+    warnings.filterwarnings("ignore", message="pkg_resources is deprecated", category=UserWarning)
+    import jieba
 from opencc import OpenCC
 
 _lock = threading.Lock()
