@@ -22,6 +22,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from qa import answer as answering
+from qa import glossary
 from qa.api import openai, pages, rest
 from qa.api.deps import check_key
 from qa.api.limits import Streams, TokenBuckets, parse_rate
@@ -158,6 +159,9 @@ def create_app(
         if app.state.answerer is None and app.state.searcher is not None:
             app.state.answerer = load_answerer(settings, app.state.searcher)
         watch(app.state.searcher)
+        if app.state.searcher is not None and app.state.searcher.use_glossary:
+            # read the dictionary now, not on the first English question (0.7 s)
+            await anyio.to_thread.run_sync(glossary.load)
         if settings.reload_seconds > 0:
             app.state.watcher = asyncio.get_running_loop().create_task(_watch())
 
