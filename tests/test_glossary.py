@@ -109,3 +109,12 @@ def test_bm25_reads_an_english_question_in_chinese(index_dir: Path, embedder: Fa
     assert hits and hits[0].article.title == "上海外卖小哥入住星级公寓"
     s.use_glossary = False
     assert s.lexical_query(q) == q
+
+
+def test_warm_loads_the_dictionaries_before_the_first_question(
+    index_dir: Path, embedder: FakeEmbedder
+) -> None:
+    s = Searcher.open(index_dir, embedder)
+    glossary.load.cache_clear()
+    s.warm()
+    assert glossary.load.cache_info().currsize == 1

@@ -210,6 +210,14 @@ def answerer(searcher: Searcher) -> CrossLingualAnswerer:
 
 
 class TestAnswers:
+    def test_warm_encodes_the_anchor_questions_once(self, ml_searcher: Searcher) -> None:
+        a = answerer(ml_searcher)
+        a.warm()
+        anchors = a._anchors
+        assert anchors is not None and len(anchors) == 40
+        a.warm()
+        assert a._anchors is anchors
+
     def test_english_question_quotes_the_chinese_evidence(self, ml_searcher: Searcher) -> None:
         q = "What is the monthly rent of the Shanghai apartment?"
         ans = answerer(ml_searcher).answer(q, ml_searcher.search(q, 3))

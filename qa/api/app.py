@@ -22,7 +22,6 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from qa import answer as answering
-from qa import glossary
 from qa.api import openai, pages, rest
 from qa.api.deps import check_key
 from qa.api.limits import Streams, TokenBuckets, parse_rate
@@ -159,9 +158,12 @@ def create_app(
         if app.state.answerer is None and app.state.searcher is not None:
             app.state.answerer = load_answerer(settings, app.state.searcher)
         watch(app.state.searcher)
-        if app.state.searcher is not None and app.state.searcher.use_glossary:
-            # read the dictionary now, not on the first English question (0.7 s)
-            await anyio.to_thread.run_sync(glossary.load)
+        # dictionaries and anchor questions load now, not while the first user waits
+        if app.state.searcher is not None:
+            await anyio.to_thread.run_sync(app.state.searcher.warm)
+        warm = getattr(app.state.answerer, "warm", None)
+        if callable(warm):  # the cross-lingual answerer's anchor questions
+            await anyio.to_thread.run_sync(warm)
         if settings.reload_seconds > 0:
             app.state.watcher = asyncio.get_running_loop().create_task(_watch())
 
