@@ -196,18 +196,15 @@ def pick(f: dict[str, Any], bonus: dict[str, float], gate_w: float) -> dict[str,
     for c, _ in f["sentences"]:
         c.score = sentence_score(c, b)
     ranked = sorted((c for c, _ in f["sentences"]), key=lambda c: -c.score)
-    if f.get("byline") is not None:
-        ok = holds(f["row"].get("answer", ""), f["byline"])
-        return {
-            "kind": f["row"]["kind"],
-            "relevance": f["passage"] - f["anchor"] + gate_w * f["name_found"],
-            "sentence": float("inf"),
-            "best_holds": ok,
-            "quote_holds": ok,
-        }
-    return {
+    out = {
         "kind": f["row"]["kind"],
         "relevance": f["passage"] - f["anchor"] + gate_w * f["name_found"],
+    }
+    if f.get("byline") is not None:  # answered from the byline: found, and holds it or not
+        ok = holds(f["row"].get("answer", ""), f["byline"])
+        return {**out, "sentence": float("inf"), "best_holds": ok, "quote_holds": ok}
+    return {
+        **out,
         "sentence": ranked[0].score if ranked else 0.0,
         "best_holds": bool(ranked) and holds_of[id(ranked[0])],
         "quote_holds": any(holds_of[id(c)] for c in quoted(ranked)),

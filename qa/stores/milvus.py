@@ -479,12 +479,12 @@ class MilvusStore:
                 self._check()
                 todo = set(change.changed)
             rows = []
-            keep: dict[str, list[str]] = {}
+            keep: dict[str, set[str]] = {}  # the passage ids written, by article
             for p, h, v in zip(change.passages, change.hashes, change.vectors, strict=True):
                 if p.article_id not in todo:
                     continue
                 a = change.articles[p.article_id]
-                keep.setdefault(p.article_id, []).append(p.id)
+                keep.setdefault(p.article_id, set()).add(p.id)
                 rows.append(
                     {
                         "pid": p.id,
@@ -524,16 +524,13 @@ class MilvusStore:
             # none): their stored ids are read in batches and the ones not written again deleted
             # by id (one delete per article was one scan per article: 100k passages never ended)
             edited = [] if fresh else sorted(todo & change.changed)
-            written = {aid: set(pids) for aid, pids in keep.items()}
             for s in range(0, len(edited), ARTICLES_PER_QUERY):
                 stored = c.query(
                     self.passages,
                     filter=f"article_id in {_quote(edited[s : s + ARTICLES_PER_QUERY])}",
                     output_fields=["pid", "article_id"],
                 )
-                stale = [
-                    r["pid"] for r in stored if r["pid"] not in written.get(r["article_id"], ())
-                ]
+                stale = [r["pid"] for r in stored if r["pid"] not in keep.get(r["article_id"], ())]
                 for k in range(0, len(stale), BATCH):
                     c.delete(self.passages, filter=f"pid in {_quote(stale[k : k + BATCH])}")
             gone = sorted(change.removed)
