@@ -68,6 +68,7 @@ def store(settings: Settings, emb: Embedder, index_dir: Path | None = None) -> S
             emb.model_id,
             emb.dim,
             settings.milvus_token,
+            tokens.tokenize,
         )
     from qa.stores.files import FilesStore
 

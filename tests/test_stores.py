@@ -4,6 +4,7 @@ Milvus (milvus-lite, embedded from a file; skipped with a reason when the extra 
 from __future__ import annotations
 
 import importlib.util
+import json
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -166,10 +167,14 @@ def test_same_ranking_on_both_stores(tmp_path: Path) -> None:
         )
         s = searcher(open_store(kind, tmp_path / kind, emb), emb)
         results[kind] = [
-            [h.passage.id for h in s.search(q, top_k=3)]
-            for q in ("骑手公寓月租金", "群众满意率", "篮球赛企业捐资", "嘉禾县十条规定")
+            [
+                (h.passage.id, round(h.lexical_score or 0.0, 4), round(h.score, 4))
+                for h in s.search(q, top_k=3)
+            ]
+            for q in ("骑手公寓月租金", "群众满意率", "篮球赛企业捐资", "嘉禾縣十條規定")
         ]
-    assert [r[0] for r in results["files"]] == [r[0] for r in results["milvus"]]
+    # one tokenizer, one BM25: the same passages with the same lexical and fused scores
+    assert results["files"] == results["milvus"]
 
 
 @pytest.mark.skipif(not HAS_MILVUS, reason="needs the milvus extra: pip install -e '.[milvus]'")
@@ -190,6 +195,28 @@ class TestMilvusFaults:
         target.client.drop_collection("qa_test")  # type: ignore[attr-defined]
         with pytest.raises(IndexError_, match="does not exist.*qa index"):
             searcher(target, emb).search("月租金")
+
+    def test_collection_of_the_old_analyzer_asks_for_a_rebuild(self, tmp_path: Path) -> None:
+        from qa.stores.milvus import MilvusStore
+
+        emb = FakeEmbedder()
+        target = open_store("milvus", tmp_path, emb)
+        build(ARTICLES, None, emb, target=target, progress=False)
+        meta = {**target._meta(), "schema": 1}  # type: ignore[attr-defined]
+        target.client.upsert(  # type: ignore[attr-defined]
+            "qa_test_articles",
+            [
+                {
+                    "key": "__qa_meta__:0",
+                    "article_id": "__qa_meta__",
+                    "part": 0,
+                    "v": [0.0, 0.0],
+                    "data": json.dumps(meta),
+                }
+            ],
+        )
+        with pytest.raises(IndexError_, match="schema 1.*--rebuild"):
+            MilvusStore(str(tmp_path / "milvus.db"), "qa_test", emb.model_id, emb.dim)
 
     def test_uri_that_does_not_answer(self) -> None:
         from qa.stores.milvus import MilvusStore

@@ -1,11 +1,18 @@
 """The Milvus store: one collection of passages (dense vector + BM25 sparse field computed by
-Milvus from the text with its jieba analyzer) and one of articles, by stable ids.
+Milvus from our jieba tokens) and one of articles, by stable ids.
 
 ``QA_MILVUS_URI`` is a file path (milvus-lite, embedded) or ``http://host:19530`` (a Milvus
 server; ``QA_MILVUS_TOKEN`` for a secured one). Both rankings come from Milvus; they are fused in
 the Searcher exactly as the files store's are, so every hit keeps its dense, lexical and fused
 scores (Milvus's own hybrid search returns only the fused one). Text is folded to simplified
-before Milvus sees it, so traditional and simplified still meet. Writes are upserts and deletes
+before Milvus sees it, so traditional and simplified still meet.
+
+BM25 reads the files store's tokens: the passage's title and text are cut by ``qa.tokens`` (our
+jieba, its user dictionary, folding and stopwords) and stored space-separated in ``search_text``,
+which Milvus's BM25 function splits on whitespace; questions are cut the same way. Milvus's own
+jieba analyzer has another dictionary and moved 3 of 171 seed questions off the files store's
+passage at rank 1. Milvus's BM25 is Lucene's times (k1 + 1); the scores shown are divided by it,
+so a hit's lexical score is the same number on both stores. Writes are upserts and deletes
 by passage id: an edited article touches only its own passages, and stored vectors are reused by
 content hash, so unchanged passages are never encoded again.
 
@@ -27,10 +34,11 @@ from typing import Any, TypeVar, cast
 
 import numpy as np
 
+from qa import tokens
 from qa.errors import IndexError_, NotFound
+from qa.lexical import K1, Tokenizer
 from qa.models import Article, Passage
 from qa.stores.base import Change, Filters, Mode, Retrieved
-from qa.tokens import STOPWORDS, simplified
 
 log = logging.getLogger(__name__)
 # milvus-lite's bundled gRPC server logs every call it does not implement as an ERROR with a
@@ -73,18 +81,14 @@ def expression(filters: Filters | None) -> str:
     return " or ".join(parts)
 
 
-# Milvus's jieba keeps punctuation as tokens and knows no stopwords: both counted in its BM25
-# (and moved 5 of 171 seed questions off the files store's passage at rank 1). The filters drop
-# what the files store's tokenizer drops (``qa.tokens``).
-ANALYZER = {
-    "tokenizer": "jieba",
-    "filter": ["cnalphanumonly", {"type": "stop", "stop_words": sorted(STOPWORDS)}],
-}
+# the tokens arrive cut (``search_text``); Milvus only splits them
+ANALYZER = {"tokenizer": "whitespace"}
+SCHEMA = 2  # 1: Milvus's jieba analyzer over the raw text
+LUCENE = 1.0 + K1  # Milvus's BM25 over Lucene's (the files store's)
 
 
-def _search_text(article: Article, passage: Passage) -> str:
-    """What BM25 indexes: title and passage in simplified script (the files store's tokens)."""
-    return simplified(f"{article.title}\n{passage.text}")
+def joined(words: Iterable[str]) -> str:
+    return " ".join(w for w in words if w and not w.isspace())
 
 
 class MilvusView:
@@ -116,7 +120,7 @@ class MilvusView:
         s = self.s
         out = Retrieved()
         expr = expression(filters)
-        folded = simplified(query)
+        words = joined(dict.fromkeys(s.tokenizer(query)))  # Milvus would count repeats twice
         if mode != "lexical":
             assert qv is not None
             res = s.client.search(
@@ -130,10 +134,10 @@ class MilvusView:
             for pid, score in self._hits(res):
                 out.dense.append(pid)
                 out.dense_scores[pid] = score
-        if mode != "dense":
+        if mode != "dense" and words:
             res = s.client.search(
                 s.passages,
-                data=[folded],
+                data=[words],
                 anns_field="sparse",
                 limit=n,
                 filter=expr,
@@ -141,7 +145,8 @@ class MilvusView:
             )
             for pid, score in self._hits(res):
                 out.lexical.append(pid)
-                out.lexical_scores[pid] = abs(score)  # milvus-lite reports BM25 negated
+                # milvus-lite reports BM25 negated
+                out.lexical_scores[pid] = abs(score) / LUCENE
         if mode == "fused":
             need_dense = [str(k) for k in out.lexical if k not in out.dense_scores]
             if need_dense and qv is not None:
@@ -152,19 +157,19 @@ class MilvusView:
                     vec = np.asarray(row["dense"], dtype=np.float32)
                     out.dense_scores[row["pid"]] = float(vec @ qv)
             need_lexical = [str(k) for k in out.dense if k not in out.lexical_scores]
-            if need_lexical:
+            if need_lexical and words:
                 res = s.client.search(
                     s.passages,
-                    data=[folded],
+                    data=[words],
                     anns_field="sparse",
                     limit=len(need_lexical),
                     filter=f"pid in {_quote(need_lexical)}",
                     search_params={"metric_type": "BM25"},
                 )
                 for pid, score in self._hits(res):
-                    out.lexical_scores[pid] = abs(score)
-                for missing in need_lexical:
-                    out.lexical_scores.setdefault(missing, 0.0)
+                    out.lexical_scores[pid] = abs(score) / LUCENE
+            for missing in need_lexical:
+                out.lexical_scores.setdefault(missing, 0.0)
         if filters is not None and not out.dense and not out.lexical:
             out.empty = True
         return out
@@ -195,6 +200,7 @@ class MilvusStore:
         model: str,
         dim: int,
         token: str = "",
+        tokenizer: Tokenizer = tokens.tokenize,
     ) -> None:
         try:
             from pymilvus import MilvusClient
@@ -205,6 +211,7 @@ class MilvusStore:
         self.uri = uri
         self.model = model
         self.dim = dim
+        self.tokenizer = tokenizer
         self.passages = collection
         self.articles_name = f"{collection}_articles"
         self.lite = "://" not in uri
@@ -245,19 +252,41 @@ class MilvusStore:
 
     # -- schema ----------------------------------------------------------------------------
 
-    def _meta(self) -> dict[str, Any]:
-        return {"model": self.model, "dim": self.dim, "schema": 1}
+    def _fingerprint(self) -> str:
+        return tokens.fingerprint() if self.tokenizer is tokens.tokenize else ""
 
-    def _check(self) -> None:
-        meta: dict[str, Any] = {}
-        if self.client.has_collection(self.articles_name):
-            rows = self.client.query(
-                self.articles_name, filter=f'article_id == "{META}"', output_fields=["data"]
+    def _meta(self) -> dict[str, Any]:
+        return {
+            "model": self.model,
+            "dim": self.dim,
+            "schema": SCHEMA,
+            "tokenizer": self._fingerprint(),
+        }
+
+    def _write_meta(self) -> None:
+        row = {"key": f"{META}:0", "article_id": META, "part": 0, "v": [0.0, 0.0]}
+        self.client.upsert(self.articles_name, [{**row, "data": json.dumps(self._meta())}])
+
+    def _stored_meta(self) -> dict[str, Any]:
+        if not self.client.has_collection(self.articles_name):
+            return {}
+        rows = self.client.query(
+            self.articles_name, filter=f'article_id == "{META}"', output_fields=["data"]
+        )
+        try:
+            return cast(dict[str, Any], json.loads(rows[0]["data"])) if rows else {}
+        except ValueError:
+            return {}
+
+    def _check(self) -> dict[str, Any]:
+        """The stored meta, after checking the collection fits this model and analyzer."""
+        meta = self._stored_meta()
+        if meta.get("schema") != SCHEMA:
+            raise IndexError_(
+                f"Milvus collection {self.passages!r} at {self.uri!r} was written by an older "
+                f"version (schema {meta.get('schema')}: Milvus's own jieba analyzer); re-index "
+                "with `qa index --rebuild`"
             )
-            try:
-                meta = json.loads(rows[0]["data"]) if rows else {}
-            except ValueError:
-                meta = {}
         if meta.get("model") != self.model or meta.get("dim") != self.dim:
             raise IndexError_(
                 f"Milvus collection {self.passages!r} at {self.uri!r} was built with model "
@@ -265,6 +294,13 @@ class MilvusStore:
                 f"{self.model!r} ({self.dim}); re-index with `qa index --rebuild` or set "
                 "QA_MILVUS_COLLECTION to another collection"
             )
+        if meta.get("tokenizer") != self._fingerprint():
+            log.warning(
+                "Milvus collection %r was tokenized with another user dictionary; BM25 scores "
+                "differ from the files store's until `qa index` writes it again",
+                self.passages,
+            )
+        return meta
 
     def _create(self) -> None:
         from pymilvus import DataType, Function, FunctionType
@@ -311,9 +347,7 @@ class MilvusStore:
         aidx = c.prepare_index_params()
         aidx.add_index("v", index_type="FLAT", metric_type="L2")
         c.create_collection(self.articles_name, schema=art, index_params=aidx)
-        # which model and dimension the vectors are from, checked on every open
-        meta = {"key": f"{META}:0", "article_id": META, "part": 0, "v": [0.0, 0.0]}
-        c.upsert(self.articles_name, [{**meta, "data": json.dumps(self._meta())}])
+        self._write_meta()  # which model, dimension and tokens: checked on every open
 
     def _ready(self) -> bool:
         return bool(self.client.has_collection(self.passages))
@@ -476,8 +510,16 @@ class MilvusStore:
                 self._create()
                 todo = set(change.articles)
             else:
-                self._check()
+                stored = self._check()
                 todo = set(change.changed)
+                if stored.get("tokenizer") != self._fingerprint():
+                    if change.partial:
+                        raise IndexError_(
+                            "the user dictionary changed since this Milvus collection was "
+                            "written: `qa index --rebuild` tokenizes every passage again"
+                        )
+                    todo = set(change.articles)  # every passage's tokens are cut again
+                    self._write_meta()
             rows = []
             keep: dict[str, set[str]] = {}  # the passage ids written, by article
             for p, h, v in zip(change.passages, change.hashes, change.vectors, strict=True):
@@ -495,7 +537,7 @@ class MilvusStore:
                         "end": p.end,
                         "hash": h,
                         "text": p.text,
-                        "search_text": _search_text(a, p),
+                        "search_text": joined(self.tokenizer(f"{a.title}\n{p.text}")),
                         "dense": np.asarray(v, dtype=np.float32).tolist(),
                     }
                 )
