@@ -128,7 +128,8 @@ def answer_type_bonus(question: str, sentence: str) -> float:
     return 0.0
 
 
-_ASKS_BYLINE = re.compile(r"谁拍|摄影|拍摄者|作者|记者是谁|谁写|署名|通讯员是谁")
+# 作者 but not 工作者 (社会化工会工作者 asks about workers, not the article's author)
+_ASKS_BYLINE = re.compile(r"谁拍|摄影|拍摄者|(?<!工)作者|记者是谁|谁写|署名|通讯员是谁")
 
 
 def byline_answer(question: str, hits: list[Hit]) -> Answer | None:

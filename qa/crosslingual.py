@@ -262,6 +262,9 @@ class CrossLingualAnswerer:
     def warm(self) -> None:
         """Encode the anchor questions now (the service's start-up), not on the first question
         in another language: two seconds that one user would otherwise wait."""
+        inner_warm = getattr(self.inner, "warm", None)
+        if callable(inner_warm):
+            inner_warm()
         if self.searcher.multilingual_ready and self._anchors is None:
             self.anchor_cosine(ANCHORS[0])
             pinyin_grams("普陀")  # loads pypinyin's dictionaries (half a second)

@@ -238,9 +238,11 @@ class TestSpans:
         assert text("安置了多少户群众？", reading("21", "101")) == "101户"
         # no unit asked: the reader's best stands (its unit completed)
         assert text("安置了多少群众？", reading("21", "101")) == "21家"
-        # the reader's best is not a number: it is kept, and the answerer refuses it
-        best = choose("安置了多少户？", s, reading("幸福小区", "101户")).text(s)
+        # the reader's best is not a number: it is kept, and the answerer refuses it...
+        best = choose("安置了多少户？", s, reading("幸福小区", "21家")).text(s)
         assert best == "幸福小区" and not span_fits("安置了多少户？", best)
+        # ...unless a close runner-up is a quantity in the very unit asked
+        assert text("安置了多少户？", reading("幸福小区", "101户")) == "101户"
         # a runner-up far below the best is never taken
         far = reading("21", "101户", scores=(9.0, 1.0))
         assert text("安置了多少户？", far) == "21家"
@@ -256,7 +258,10 @@ class TestSpans:
         assert span_fits("多少人参赛？", "200余名")  # 名 counts people as 人 does
         assert span_fits("给多少名司机买了保险？", "300名司机购买保险，投入10.7万元")
         assert span_fits("花了多少钱？", "20万元") and span_fits("开放几个小时？", "24小时")
-        assert span_fits("有多少个站点？", "479个")  # 个 measures nothing in particular
+        assert span_fits("有多少个站点？", "479个") and span_fits("多少个孩子？", "639人")
+        # counters answer each other; money, time and area want their own units
+        assert not span_fits("有多少个驿站？", "15分钟") and span_fits("有几个监测点？", "4家")
+        assert not span_fits("花了多少钱？", "300多") and not span_fits("花了多少钱？", "3号楼")
 
     def test_units_asked_after_ge_and_durations(self) -> None:
         from qa.reader.spans import asked_unit, choose, span_fits
@@ -266,9 +271,14 @@ class TestSpans:
         assert asked_unit("安置了多少户？") == ("户",)
         assert asked_unit("花了多少钱？") == ("元", "万元", "亿元", "千元")
         assert "个月" in asked_unit("比赛前后搞了多久？") and asked_unit("谁主办的？") == ()
-        # 多久 wants a duration: a sum of money is not one; a bare count may still be
-        assert not span_fits("比赛搞了多久？", "50元")
-        assert span_fits("比赛搞了多久？", "4个月") and span_fits("比赛搞了多久？", "147个")
+        # 多久 wants a duration: neither a sum of money nor a count of things is one
+        assert not span_fits("比赛搞了多久？", "50元") and not span_fits("比赛搞了多久？", "147个")
+        assert span_fits("比赛搞了多久？", "4个月") and span_fits("比赛搞了多久？", "半年")
+        # the best (147个) is no duration, the runner-up in a unit of time is taken
+        s2 = "此次比赛历时4个月，收集了147个参赛作品。"
+        a, b = s2.index("147"), s2.index("4个月")
+        r2 = Reading(0.9, a, a + 3, 9.0, ((b, b + 1, 6.0),))
+        assert choose("比赛前后搞了多久？", s2, r2).text(s2) == "4个月"
         s = "4个户外劳动者服务站点可24小时自助扫码进入。"
         a, b = s.index("4个"), s.index("24小时")
         r = Reading(0.9, a, a + 2, 9.0, ((b, b + 4, 7.0),))
@@ -329,6 +339,18 @@ def _hit(article_index: int, start: int = 0) -> Hit:
 
 
 class TestAnswerer:
+    def test_byline_questions_and_not_workers(self) -> None:
+        """ "Who wrote / photographed it" quotes the byline; 工作者 (workers) is not 作者."""
+        from dataclasses import replace
+
+        from qa.answer import byline_answer
+
+        hit = _hit(0)
+        hit = replace(hit, article=replace(hit.article, byline="本报记者 张三"))
+        ans = byline_answer("这篇报道的作者是谁？", [hit])
+        assert ans is not None and ans.short_answer == "本报记者 张三"
+        assert byline_answer("社会化工会工作者培训了几天？", [hit]) is None
+
     def test_short_answer_first_then_evidence(self) -> None:
         hits = [_hit(2), _hit(0)]
         ans = ReaderAnswerer(FakeReader()).answer("恩平篮球赛有多少家企业捐资？", hits)  # type: ignore[arg-type]
@@ -355,7 +377,14 @@ class TestAnswerer:
         assert not span_fits("骑手公寓有多少套房源？", "根本上")
         assert span_fits("在哪几个城市？", "佛山、肇庆")  # "哪几" asks for names, not a count
         assert span_fits("哪一年评上的？", "2019年") and not span_fits("哪一年评上的？", "近年")
-        assert span_fits("冠军是谁？", "红队")
+        assert span_fits("冠军是谁？", "红队")  # a team may be the champion
+        # "who" wants a person's name, unless it asks for an organization
+        assert span_fits("房管局局长是谁？", "张军") and not span_fits(
+            "县委书记是谁？", "副书记、县长"
+        )
+        assert span_fits("外卖员叫什么？", "马明") and not span_fits("那位职工叫什么名字？", "党员")
+        assert span_fits("承办单位是谁？", "北京市工会干部学院")
+        assert span_fits("服务中心叫什么名字？", "向日葵")  # a thing's name: any span
         hits = [_hit(0)]
 
         class Wordy(FakeReader):

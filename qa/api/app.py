@@ -162,7 +162,7 @@ def create_app(
         if app.state.searcher is not None:
             await anyio.to_thread.run_sync(app.state.searcher.warm)
         warm = getattr(app.state.answerer, "warm", None)
-        if callable(warm):  # the cross-lingual answerer's anchor questions
+        if callable(warm):  # anchor questions, jieba's tagger
             await anyio.to_thread.run_sync(warm)
         if settings.reload_seconds > 0:
             app.state.watcher = asyncio.get_running_loop().create_task(_watch())

@@ -38,7 +38,7 @@ from qa.reader.model import DEFAULT_BUNDLE, Reader, Reading, left_context
 from qa.reader.spans import span_fits
 from qa.search import Searcher
 from qa.text import reading_spans
-from qa.tokens import simplified_aligned, tokenize
+from qa.tokens import simplified_aligned, tagged, tokenize
 
 log = logging.getLogger(__name__)
 
@@ -97,6 +97,11 @@ class ReaderAnswerer:
         self.reader = reader
         self.threshold = reader.threshold if threshold is None else threshold
         self.on_stage: Callable[[str, float], None] | None = None  # the service's metrics
+
+    def warm(self) -> None:
+        """Load jieba's part-of-speech tables now (0.4 s), not on the first "who" question
+        (``qa.reader.spans``: a person's name is what jieba tags ``nr``)."""
+        tagged("新闻")
 
     def read(self, question: str, hits: Sequence[Hit]) -> list[Candidate]:
         """The candidate sentences with the reader's readings, most probable first."""
