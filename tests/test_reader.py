@@ -251,7 +251,7 @@ class TestSpans:
         assert choose("在哪个小区？", s, r) is r
 
     def test_a_quantity_of_another_dimension_does_not_fit(self) -> None:
-        from qa.reader.spans import span_fits
+        from qa.reader.spans import asked_unit, choose, span_fits
 
         assert not span_fits("一节打多少分钟？", "50元")
         assert not span_fits("聘了多少名调解员？", "2023年")
@@ -262,6 +262,16 @@ class TestSpans:
         # counters answer each other; money, time and area want their own units
         assert not span_fits("有多少个驿站？", "15分钟") and span_fits("有几个监测点？", "4家")
         assert not span_fits("花了多少钱？", "300多") and not span_fits("花了多少钱？", "3号楼")
+        # a year or a day is a date, not a count or a duration
+        assert not span_fits("调解了多少起纠纷？", "2023年") and not span_fits("干了多少年？", "2023年")
+        assert span_fits("干了多少年？", "20年") and span_fits("有多少人？", "300人")
+        # money asked without a unit: 收费多少, 多少开销, 保额多少
+        assert asked_unit("每人收费多少？") == ("元", "万元", "亿元", "千元")
+        assert not span_fits("每人收费多少？", "300多名学员") and span_fits("收费多少？", "300元")
+        s = "帮助企业攻克技术难题50个，每年为企业节省近百万元。"
+        a, b = s.index("50个"), s.index("百万元")
+        r = Reading(0.9, a, len(s) - 1, 9.0, ((b, b + 3, 7.0),))
+        assert choose("一年能帮企业省下多少开销？", s, r).text(s) == "近百万元"
 
     def test_units_asked_after_ge_and_durations(self) -> None:
         from qa.reader.spans import asked_unit, choose, span_fits

@@ -55,7 +55,24 @@ _DATES = re.compile(
 # quantity in its own units (asked 多少钱, ``300多`` or ``3号楼`` is the reader guessing).
 _DIMENSIONS = {
     "people": ("人次", "余名", "余人", "多名", "多人", "人", "名", "位"),
-    "count": ("个", "家", "件", "户", "次", "场", "套", "张", "项", "支", "部", "所", "座", "辆"),
+    "count": (
+        "个",
+        "家",
+        "件",
+        "户",
+        "次",
+        "场",
+        "套",
+        "张",
+        "项",
+        "支",
+        "部",
+        "所",
+        "座",
+        "辆",
+        "起",
+        "盏",
+    ),
     "money": ("万元", "亿元", "千元", "元", "钱"),
     "time": ("分钟", "个小时", "小时", "天", "个星期", "星期", "周", "个月", "年"),
     "area": ("平方米", "公顷", "亩"),
@@ -71,15 +88,27 @@ _FIRST_QUANTITY = re.compile(
 )
 
 
+# A year or a day is a date, not a quantity: "2023年" answers neither 多少起 nor 干了多少年.
+_DATE_QUANTITY = re.compile(r"(?<!\d)\d{4}年(?!代)|\d{1,2}月\d{1,2}[日号]")
+# Money asked without a unit (收费多少, 多少奖励资金, 押金多少): the answer is in 元.
+_ASKS_MONEY = re.compile(
+    r"钱|资金|善款|费用|收费|工资|收入|月薪|租金|房租|押金|保额|开销|经费|奖金"
+)
+
+
 def _dimension(span: str) -> str | None:
-    """What the first quantity of the span measures (people, count, money, time, area), if known."""
+    """What the first quantity of the span measures (people, count, money, time, area, or a
+    date), if known."""
     m = _FIRST_QUANTITY.search(span)
+    d = _DATE_QUANTITY.search(span)
+    if d and (m is None or d.start() <= m.start()):
+        return "date"
     return _UNIT_OF[m.group(1)] if m else None
 
 
 def _same_dimension(asked: str | None, got: str | None) -> bool:
     if asked is None:  # no unit named, or one of no known dimension (斤, 号, 届)
-        return True
+        return got != "date"
     if asked in _COUNTED:
         return got is None or got in _COUNTED
     return got == asked
@@ -174,12 +203,14 @@ _MEASURES = [
     "间",
     "处",
     "块",
+    "起",
+    "盏",
 ]
 _UNITS = tuple(
     sorted([*_MEASURES, *(p + m for p in "余多" for m in "名人家户个万次")], key=len, reverse=True)
 )
 _QUANTITY_END = re.compile(r"[\d一二三四五六七八九十百千万亿两]$")
-_QUANTITY_START = re.compile(r"^[\d一二三四五六七八九十两]")
+_QUANTITY_START = re.compile(r"^[\d一二三四五六七八九十两百千万亿]")
 # The unit a question names after 多少 / 几 (多少户, 几家企业, 多少人次); money asked as 多少钱
 _ASKED = re.compile(r"(?:多少|几)(" + "|".join(sorted(_MEASURES, key=len, reverse=True)) + r"|钱)")
 _MONEY = ("元", "万元", "亿元", "千元")
@@ -193,14 +224,16 @@ _DURATIONS = ("个月", "小时", "分钟", "星期", "天", "周", "年")
 
 def asked_unit(question: str) -> tuple[str, ...]:
     """The units a fitting answer carries, when the question names one after 多少 / 几 (or asks
-    多久: any unit of time)."""
+    多久: any unit of time; or how much of something paid in money: 元)."""
     m = _ASKED_AFTER_GE.search(question)
     if m:
         return ("个月",) if m.group(1) == "月" else (m.group(1),)
     m = _ASKED.search(question)
     if m:
         return _MONEY if m.group(1) == "钱" else (m.group(1),)
-    return _DURATIONS if _ASKS_DURATION.search(question) else ()
+    if _ASKS_DURATION.search(question):
+        return _DURATIONS
+    return _MONEY if _ASKS_MONEY.search(question) and _ASKS_COUNT.search(question) else ()
 
 
 def _counts_in(text: str, unit: str) -> bool:
