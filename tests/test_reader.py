@@ -263,7 +263,9 @@ class TestSpans:
         assert not span_fits("有多少个驿站？", "15分钟") and span_fits("有几个监测点？", "4家")
         assert not span_fits("花了多少钱？", "300多") and not span_fits("花了多少钱？", "3号楼")
         # a year or a day is a date, not a count or a duration
-        assert not span_fits("调解了多少起纠纷？", "2023年") and not span_fits("干了多少年？", "2023年")
+        assert not span_fits("调解了多少起纠纷？", "2023年") and not span_fits(
+            "干了多少年？", "2023年"
+        )
         assert span_fits("干了多少年？", "20年") and span_fits("有多少人？", "300人")
         # money asked without a unit: 收费多少, 多少开销, 保额多少
         assert asked_unit("每人收费多少？") == ("元", "万元", "亿元", "千元")
@@ -395,6 +397,9 @@ class TestAnswerer:
         assert span_fits("外卖员叫什么？", "马明") and not span_fits("那位职工叫什么名字？", "党员")
         assert span_fits("承办单位是谁？", "北京市工会干部学院")
         assert span_fits("服务中心叫什么名字？", "向日葵")  # a thing's name: any span
+        # the question's own words are no answer, except in a choice question
+        assert not span_fits("恩平“工BA”是在哪个体育馆打的？", "恩平")
+        assert span_fits("学员们观摩的是一审还是二审？", "二审")
         hits = [_hit(0)]
 
         class Wordy(FakeReader):

@@ -117,7 +117,10 @@ def _same_dimension(asked: str | None, got: str | None) -> bool:
 def span_fits(question: str, span: str) -> bool:
     """Whether a short answer is the kind of thing the question asks for (a number for "how
     many", a date for "when", and not a quantity of another dimension than the unit asked: 元 for
-    多少分钟; a word jieba tags as a person's name for "who"); any span fits other questions."""
+    多少分钟; a word jieba tags as a person's name for "who"), and is not the question's own
+    words; any other span fits other questions."""
+    if echoes(question, span):
+        return False
     if _ASKS_TIME.search(question):
         return bool(_DATES.search(span))
     if _ASKS_COUNT.search(question):
@@ -135,6 +138,16 @@ def names_person(span: str) -> bool:
     """Whether jieba tags a word of the span as a person's name (``nr``); cached, as its tagger
     runs an HMM over unknown words (2 ms a "who" question without the cache)."""
     return any(flag.startswith("nr") for _, flag in tagged(span))
+
+
+_PUNCTUATION = re.compile(r"[\s，。、；：？！“”‘’《》（）,.;:?!\"'()]")
+
+
+def echoes(question: str, span: str) -> bool:
+    """A short answer that the question already says (`恩平` for 恩平“工BA”是在哪个体育馆打的？)
+    is the reader guessing; but a choice question (一审还是二审？) is answered with its words."""
+    core = _PUNCTUATION.sub("", span)
+    return bool(core) and core in question and "还是" not in question
 
 
 def asks_person(question: str) -> bool:
