@@ -396,6 +396,12 @@ class TestAnswerer:
         )
         assert span_fits("外卖员叫什么？", "马明") and not span_fits("那位职工叫什么名字？", "党员")
         assert span_fits("承办单位是谁？", "北京市工会干部学院")
+        # jieba tags some plain words as names (慈善, the 鑫 of 鑫四海公司): a name starts with a
+        # surname, or is a transliteration; and a clause that mentions someone is no name
+        assert not span_fits("最有价值球员是谁？", "工会慈善公益杯")
+        assert not span_fits("县委书记叫什么？", "鑫四海公司")
+        assert span_fits("谁发明了电灯？", "托马斯·爱迪生") and span_fits("是谁？", "高级技师张峰")
+        assert not span_fits("车费由谁出？", "榕江县526名农忙时从事农业生产、农闲时务工的“两栖农人")
         assert span_fits("服务中心叫什么名字？", "向日葵")  # a thing's name: any span
         # the question's own words are no answer, except in a choice question
         assert not span_fits("恩平“工BA”是在哪个体育馆打的？", "恩平")
