@@ -36,8 +36,9 @@ _ASKS_TIME = re.compile(r"什么时候|何时|哪天|哪一天|哪年|哪一年|
 _ASKS_COUNT = re.compile(r"多少|(?<!哪)几|多大|多长|多高|多远|多久|百分之|比例|人数|金额|多重")
 _COUNTS = re.compile(r"\d|[一二三四五六七八九十百千万亿两半〇零首]")
 # "Who" and "what is the <role> called" ask for a person, unless they ask for an organization
-# or what may be a team (承办单位是谁, 冠军是谁). On the seed near misses (a chairman, a winner, a judge the paper does not name)
-# the reader most often answered them with a place, an organization or a clause.
+# or what may be a team (承办单位是谁, 冠军是谁). On the seed near misses (a chairman, a winner, a
+# judge the paper does not name) the reader most often answered them with a place, an
+# organization or a clause.
 _ASKS_PERSON = re.compile(
     r"谁|哪位|(?:长|书记|主席|主任|专家|法官|职工|工人|师傅|选手|得主|作者|记者|骑手|小哥|员|工|者)"
     r"(?:的名字)?叫什么"
@@ -55,24 +56,7 @@ _DATES = re.compile(
 # quantity in its own units (asked 多少钱, ``300多`` or ``3号楼`` is the reader guessing).
 _DIMENSIONS = {
     "people": ("人次", "余名", "余人", "多名", "多人", "人", "名", "位"),
-    "count": (
-        "个",
-        "家",
-        "件",
-        "户",
-        "次",
-        "场",
-        "套",
-        "张",
-        "项",
-        "支",
-        "部",
-        "所",
-        "座",
-        "辆",
-        "起",
-        "盏",
-    ),
+    "count": tuple("个家件户次场套张项支部所座辆起盏"),  # counters of things, one character each
     "money": ("万元", "亿元", "千元", "元", "钱"),
     "time": ("分钟", "个小时", "小时", "天", "个星期", "星期", "周", "个月", "年"),
     "area": ("平方米", "公顷", "亩"),
