@@ -40,19 +40,12 @@ def multilingual_limit(settings: Settings) -> int | None:
 
 
 def multilingual(settings: Settings) -> Embedder | None:
-    """The multilingual embedder unless the settings turn the signal off; only the files store
-    holds its field. (Under ``auto`` the corpus size decides where it is built and used:
-    ``multilingual_limit`` for ``qa index``, the index's size in ``searcher``.)"""
+    """The multilingual embedder unless the settings turn the signal off. (Under ``auto`` the
+    corpus size decides where it is built and used: ``multilingual_limit`` for ``qa index``, the
+    index's size in ``searcher``.)"""
     from qa.multilingual import multilingual_embedder
 
     if settings.multilingual == "off":
-        return None
-    if settings.store != "files":
-        if settings.multilingual == "on":
-            log.warning(
-                "the multilingual signal needs the files store; QA_STORE=%s runs without it",
-                settings.store,
-            )
         return None
     return multilingual_embedder(settings.multilingual_model, settings.backend)
 
@@ -95,7 +88,7 @@ def searcher(
     ml = None
     if built or settings.multilingual == "on":
         ml = multilingual(settings)
-    elif settings.multilingual == "auto" and settings.store == "files":
+    elif settings.multilingual == "auto":
         from qa.multilingual import AUTO_MAX_PASSAGES
 
         if int(st.stats().get("passages", 0)) <= AUTO_MAX_PASSAGES:

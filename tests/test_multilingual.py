@@ -350,7 +350,7 @@ class TestLoading:
         from qa import service
 
         assert service.multilingual(Settings(multilingual="off")) is None
-        assert service.multilingual(Settings(store="milvus", multilingual="on")) is None
+        assert service.multilingual(Settings(store="milvus", multilingual="off")) is None
 
     def test_index_without_field_warns_once_and_answers_chinese(
         self,

@@ -177,6 +177,45 @@ def test_same_ranking_on_both_stores(tmp_path: Path) -> None:
     assert results["files"] == results["milvus"]
 
 
+def test_multilingual_field_on_both_stores(kind: str, tmp_path: Path) -> None:
+    """The second dense field: built beside the first, searched for English questions with every
+    score on every hit, and reused by hash on an edit (only the edited article is encoded)."""
+    from test_multilingual import FakeMultilingual
+
+    emb, ml = FakeEmbedder(), FakeMultilingual()
+    report = build(
+        ARTICLES,
+        tmp_path / "index",
+        emb,
+        target=open_store(kind, tmp_path, emb),
+        progress=False,
+        multilingual=ml,
+    )
+    assert report.ml_model == ml.model_id and report.ml_encoded == report.passages
+    st = open_store(kind, tmp_path, emb)
+    assert st.multilingual_model() == ml.model_id
+    s = Searcher(st, emb, multilingual=ml)
+    hits = s.search("What is the monthly rent of the Shanghai apartment?", 3)
+    assert hits[0].article.title == "上海外卖小哥入住星级公寓"
+    assert all(h.multilingual_score is not None and h.dense_score is not None for h in hits)
+    edited = [*ARTICLES[:2], replace(ARTICLES[2], text="改过的正文。")]
+    again = build(
+        edited,
+        tmp_path / "index",
+        emb,
+        target=open_store(kind, tmp_path, emb),
+        progress=False,
+        multilingual=ml,
+    )
+    assert again.encoded == again.ml_encoded == 1
+    # turning the signal off drops the field (Milvus: a new collection, nothing encoded again)
+    off = build(
+        edited, tmp_path / "index", emb, target=open_store(kind, tmp_path, emb), progress=False
+    )
+    assert off.written and off.encoded == 0
+    assert open_store(kind, tmp_path, emb).multilingual_model() == ""
+
+
 @pytest.mark.skipif(not HAS_MILVUS, reason="needs the milvus extra: pip install -e '.[milvus]'")
 class TestMilvusFaults:
     def test_other_model_is_named(self, tmp_path: Path) -> None:

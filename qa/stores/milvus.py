@@ -12,7 +12,12 @@ jieba, its user dictionary, folding and stopwords) and stored space-separated in
 which Milvus's BM25 function splits on whitespace; questions are cut the same way. Milvus's own
 jieba analyzer has another dictionary and moved 3 of 171 seed questions off the files store's
 passage at rank 1. Milvus's BM25 is Lucene's times (k1 + 1); the scores shown are divided by it,
-so a hit's lexical score is the same number on both stores. Writes are upserts and deletes
+so a hit's lexical score is the same number on both stores.
+
+The multilingual field (``qa.multilingual``), when the index has one, is a second vector field
+(``ml``) with its own content hash (``ml_hash``) for the embedding cache; adding, dropping or
+changing it is another schema, so the write makes the collection anew (the vectors it held were
+read back first: nothing is encoded again). Writes are upserts and deletes
 by passage id: an edited article touches only its own passages, and stored vectors are reused by
 content hash, so unchanged passages are never encoded again.
 
@@ -87,6 +92,10 @@ SCHEMA = 2  # 1: Milvus's jieba analyzer over the raw text
 LUCENE = 1.0 + K1  # Milvus's BM25 over Lucene's (the files store's)
 
 
+def _floats(v: np.ndarray) -> list[float]:
+    return cast(list[float], np.asarray(v, dtype=np.float32).tolist())
+
+
 def joined(words: Iterable[str]) -> str:
     return " ".join(w for w in words if w and not w.isspace())
 
@@ -110,12 +119,30 @@ class MilvusView:
         mode: Mode,
         mv: np.ndarray | None = None,
     ) -> Retrieved:
-        # no multilingual field in Milvus collections yet: ``mv`` is ignored (README, Scaling out)
         with self.s._reading():
-            return self._retrieve(query, qv, n, filters, mode)
+            return self._retrieve(query, qv, n, filters, mode, mv)
+
+    def _search(
+        self, field: str, data: Any, limit: int, expr: str, metric: str
+    ) -> list[tuple[str, float]]:
+        res = self.s.client.search(
+            self.s.passages,
+            data=[data],
+            anns_field=field,
+            limit=limit,
+            filter=expr,
+            search_params={"metric_type": metric},
+        )
+        return self._hits(res)
 
     def _retrieve(
-        self, query: str, qv: np.ndarray | None, n: int, filters: Filters | None, mode: Mode
+        self,
+        query: str,
+        qv: np.ndarray | None,
+        n: int,
+        filters: Filters | None,
+        mode: Mode,
+        mv: np.ndarray | None,
     ) -> Retrieved:
         s = self.s
         out = Retrieved()
@@ -123,56 +150,52 @@ class MilvusView:
         words = joined(dict.fromkeys(s.tokenizer(query)))  # Milvus would count repeats twice
         if mode != "lexical":
             assert qv is not None
-            res = s.client.search(
-                s.passages,
-                data=[np.asarray(qv, dtype=np.float32).tolist()],
-                anns_field="dense",
-                limit=n,
-                filter=expr,
-                search_params={"metric_type": "IP"},
-            )
-            for pid, score in self._hits(res):
+            for pid, score in self._search("dense", _floats(qv), n, expr, "IP"):
                 out.dense.append(pid)
                 out.dense_scores[pid] = score
         if mode != "dense" and words:
-            res = s.client.search(
-                s.passages,
-                data=[words],
-                anns_field="sparse",
-                limit=n,
-                filter=expr,
-                search_params={"metric_type": "BM25"},
-            )
-            for pid, score in self._hits(res):
+            for pid, score in self._search("sparse", words, n, expr, "BM25"):
                 out.lexical.append(pid)
-                # milvus-lite reports BM25 negated
-                out.lexical_scores[pid] = abs(score) / LUCENE
+                out.lexical_scores[pid] = abs(score) / LUCENE  # milvus-lite reports BM25 negated
+        if mode == "fused" and mv is not None and s.ml_model:
+            for pid, score in self._search("ml", _floats(mv), n, expr, "IP"):
+                out.multilingual.append(pid)
+                out.multilingual_scores[pid] = score
         if mode == "fused":
-            need_dense = [str(k) for k in out.lexical if k not in out.dense_scores]
-            if need_dense and qv is not None:
-                rows = s.client.query(
-                    s.passages, filter=f"pid in {_quote(need_dense)}", output_fields=["dense"]
-                )
-                for row in rows:
-                    vec = np.asarray(row["dense"], dtype=np.float32)
-                    out.dense_scores[row["pid"]] = float(vec @ qv)
-            need_lexical = [str(k) for k in out.dense if k not in out.lexical_scores]
-            if need_lexical and words:
-                res = s.client.search(
-                    s.passages,
-                    data=[words],
-                    anns_field="sparse",
-                    limit=len(need_lexical),
-                    filter=f"pid in {_quote(need_lexical)}",
-                    search_params={"metric_type": "BM25"},
-                )
-                for pid, score in self._hits(res):
-                    out.lexical_scores[pid] = abs(score) / LUCENE
-            for missing in need_lexical:
-                out.lexical_scores.setdefault(missing, 0.0)
+            self._complete(out, qv, mv, words)
         if filters is not None and not out.dense and not out.lexical:
             out.empty = True
         return out
+
+    def _complete(
+        self, out: Retrieved, qv: np.ndarray | None, mv: np.ndarray | None, words: str
+    ) -> None:
+        """Every candidate of any ranking gets every score (what score fusion needs): vectors
+        read back by id for the cosines, a BM25 search restricted to the ids for the rest."""
+        keys = [str(k) for k in dict.fromkeys([*out.dense, *out.lexical, *out.multilingual])]
+        fields = {"dense": (qv, out.dense_scores)}
+        if out.multilingual and mv is not None:
+            fields["ml"] = (mv, out.multilingual_scores)
+        wanted = {f: [k for k in keys if k not in scores] for f, (v, scores) in fields.items()}
+        needed = [f for f, ks in wanted.items() if ks and fields[f][0] is not None]
+        if needed:
+            ids = sorted({k for f in needed for k in wanted[f]})
+            rows = self.s.client.query(
+                self.s.passages, filter=f"pid in {_quote(ids)}", output_fields=["pid", *needed]
+            )
+            for row in rows:
+                for f in needed:
+                    vec, scores = fields[f]
+                    assert vec is not None
+                    if row["pid"] not in scores:
+                        scores[row["pid"]] = float(np.asarray(row[f], dtype=np.float32) @ vec)
+        need_lexical = [k for k in keys if k not in out.lexical_scores]
+        if need_lexical and words:
+            expr = f"pid in {_quote(need_lexical)}"
+            for pid, score in self._search("sparse", words, len(need_lexical), expr, "BM25"):
+                out.lexical_scores[pid] = abs(score) / LUCENE
+        for missing in need_lexical:
+            out.lexical_scores.setdefault(missing, 0.0)
 
     def fetch(self, keys: Sequence[Hashable]) -> list[tuple[Passage, Article]]:
         with self.s._reading():
@@ -212,6 +235,9 @@ class MilvusStore:
         self.model = model
         self.dim = dim
         self.tokenizer = tokenizer
+        # the multilingual field (``qa.multilingual``): its model and width, from the stored meta
+        self.ml_model = ""
+        self.ml_dim = 0
         self.passages = collection
         self.articles_name = f"{collection}_articles"
         self.lite = "://" not in uri
@@ -228,7 +254,7 @@ class MilvusStore:
         if present:
             with self._reading():
                 self._load()
-                self._check()
+                self._take_fields(self._check())
 
     def _load(self) -> None:
         """Collections written by another process start released; load them for reading."""
@@ -261,7 +287,13 @@ class MilvusStore:
             "dim": self.dim,
             "schema": SCHEMA,
             "tokenizer": self._fingerprint(),
+            "ml_model": self.ml_model,
+            "ml_dim": self.ml_dim,
         }
+
+    def _take_fields(self, meta: Mapping[str, Any]) -> None:
+        self.ml_model = str(meta.get("ml_model") or "")
+        self.ml_dim = int(meta.get("ml_dim") or 0)
 
     def _write_meta(self) -> None:
         row = {"key": f"{META}:0", "article_id": META, "part": 0, "v": [0.0, 0.0]}
@@ -324,6 +356,9 @@ class MilvusStore:
         )
         schema.add_field("dense", DataType.FLOAT_VECTOR, dim=self.dim)
         schema.add_field("sparse", DataType.SPARSE_FLOAT_VECTOR)
+        if self.ml_model:  # the multilingual field: a second dense vector, cached by its own hash
+            schema.add_field("ml_hash", DataType.VARCHAR, max_length=64)
+            schema.add_field("ml", DataType.FLOAT_VECTOR, dim=self.ml_dim)
         schema.add_function(
             Function(
                 name="bm25",
@@ -334,7 +369,10 @@ class MilvusStore:
         )
         idx = c.prepare_index_params()
         # milvus-lite searches exactly; a server builds an HNSW graph (AUTOINDEX)
-        idx.add_index("dense", index_type="FLAT" if self.lite else "AUTOINDEX", metric_type="IP")
+        kind = "FLAT" if self.lite else "AUTOINDEX"
+        idx.add_index("dense", index_type=kind, metric_type="IP")
+        if self.ml_model:
+            idx.add_index("ml", index_type=kind, metric_type="IP")
         idx.add_index("sparse", index_type="SPARSE_INVERTED_INDEX", metric_type="BM25")
         c.create_collection(self.passages, schema=schema, index_params=idx)
 
@@ -372,7 +410,7 @@ class MilvusStore:
         return "milvus"
 
     def multilingual_model(self) -> str:
-        return ""  # the multilingual field is a files-store feature for now
+        return self.ml_model
 
     @_guarded
     def stats(self) -> dict[str, int | str]:
@@ -485,28 +523,42 @@ class MilvusStore:
             return {}
         out: dict[str, np.ndarray] = {}
         unique = sorted(set(hashes))
-        for s in range(0, len(unique), BATCH):
-            rows = self.client.query(
-                self.passages,
-                filter=f"hash in {_quote(unique[s : s + BATCH])}",
-                output_fields=["hash", "dense"],
-            )
-            for r in rows:
-                out[r["hash"]] = np.asarray(r["dense"], dtype=np.float32)
+        # the hashes name their model, so one dict holds both fields' vectors
+        fields = [("hash", "dense"), *([("ml_hash", "ml")] if self.ml_model else [])]
+        for key, vector in fields:
+            for s in range(0, len(unique), BATCH):
+                rows = self.client.query(
+                    self.passages,
+                    filter=f"{key} in {_quote(unique[s : s + BATCH])}",
+                    output_fields=[key, vector],
+                )
+                for r in rows:
+                    out[r[key]] = np.asarray(r[vector], dtype=np.float32)
         return out
 
     # -- writes ----------------------------------------------------------------------------
 
     def write(self, change: Change) -> None:
         c = self.client
+        ml_model = (
+            str(change.manifest.get("ml_model") or "") if change.ml_vectors is not None else ""
+        )
         try:
-            if change.rebuild and self._ready():
+            # another multilingual field (added, dropped, another model) is another schema: the
+            # collection is made anew from the change, which then holds every passage (its
+            # vectors were read from this collection's cache first: nothing is encoded again)
+            other_fields = self._ready() and ml_model != self.ml_model and not change.partial
+            if (change.rebuild or other_fields) and self._ready():
                 c.drop_collection(self.passages)
                 c.drop_collection(self.articles_name)
             fresh = not self._ready()
             if fresh:
                 if change.partial:
                     raise IndexError_("an incremental change needs a live collection to apply to")
+                self.ml_model = ml_model
+                self.ml_dim = (
+                    int(change.ml_vectors.shape[1]) if change.ml_vectors is not None else 0
+                )
                 self._create()
                 todo = set(change.articles)
             else:
@@ -522,7 +574,9 @@ class MilvusStore:
                     self._write_meta()
             rows = []
             keep: dict[str, set[str]] = {}  # the passage ids written, by article
-            for p, h, v in zip(change.passages, change.hashes, change.vectors, strict=True):
+            for i, (p, h, v) in enumerate(
+                zip(change.passages, change.hashes, change.vectors, strict=True)
+            ):
                 if p.article_id not in todo:
                     continue
                 a = change.articles[p.article_id]
@@ -541,6 +595,10 @@ class MilvusStore:
                         "dense": np.asarray(v, dtype=np.float32).tolist(),
                     }
                 )
+                if self.ml_model:
+                    assert change.ml_vectors is not None and change.ml_hashes is not None
+                    rows[-1]["ml_hash"] = change.ml_hashes[i]
+                    rows[-1]["ml"] = np.asarray(change.ml_vectors[i], dtype=np.float32).tolist()
             for s in range(0, len(rows), BATCH):
                 c.upsert(self.passages, rows[s : s + BATCH])
             art_rows = []
