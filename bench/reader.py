@@ -280,8 +280,8 @@ def model_card(meta: dict[str, Any], results: dict[str, Any]) -> str:
         "among those within 6 logits of its best the first of the asked kind and unit is the "
         "short answer (`多少人次` -> `23人次`, not `33次`); a reading whose best span is not of "
         'the asked kind (no number for "how many", no date for "when", no person\'s name for '
-        '"who": a word jieba tags `nr` of three characters, or of two that starts with a common '
-        "surname; or a quantity of another dimension than the unit asked: `50元` for "
+        '"who is the <role>": a word jieba tags `nr` of three characters, or of two that starts '
+        "with a common surname, or a Latin name; a bare 谁 wants no more than a name's length; or a quantity of another dimension than the unit asked: `50元` for "
         "`多少分钟`, `15分钟` for `多少个`, a bare `300多` for `多少钱`, a year for `多少起`, a head count for `押金多少`, or words of the question itself: `恩平` for `恩平…在哪个体育馆`) is not an answer, unless a "
         "runner-up within 6 logits is exactly what was asked (a quantity in the unit named, a "
         "person's name); a span that ends in a number keeps its unit and qualifier (`近5万人`, "
