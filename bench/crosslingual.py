@@ -299,8 +299,8 @@ def fit_thresholds(feats: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def chinese_gate(searcher: Searcher) -> dict[str, Any]:
-    """The off-topic gate for Chinese questions: the contrast (best passage minus best anchor)
-    of the seed sets; the gate refuses the most off-topic questions while keeping at least 99%
+    """The off-topic gate for Chinese questions: the contrast in m3e-small (best passage minus
+    best Chinese anchor, ``contrast_zh``) of the seed sets; the gate refuses the most off-topic questions while keeping at least 99%
     of answerable ones, on the calibration halves."""
     answerer = CrossLingualAnswerer(SimpleNamespace(method="none"), searcher)  # type: ignore[arg-type]
     feats = []
@@ -310,8 +310,8 @@ def chinese_gate(searcher: Searcher) -> dict[str, Any]:
         ("off_topic", "off_topic"),
     ):
         for r in rows(DATA / f"{name}.jsonl"):
-            hits = searcher.search(r["question"], top_k=3, multilingual_scores=True)
-            feats.append((kind, half(r["question"]), answerer.contrast(r["question"], hits)))
+            hits = searcher.search(r["question"], top_k=3)
+            feats.append((kind, half(r["question"]), answerer.contrast_zh(r["question"], hits)))
 
     def rate(kind: str, part: str | None, gate: float) -> float:
         v = [c < gate for k, p, c in feats if k == kind and (part is None or p == part)]

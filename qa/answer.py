@@ -224,7 +224,7 @@ def answer_messages(
     """Answer the last user message, retrieving with the conversation in mind."""
     question, query = retrieval_query(messages)
     qv = searcher.encode_query(query)
-    hits = searcher.search(query, top_k=top_k, query_vector=qv, multilingual_scores=True)
+    hits = searcher.search(query, top_k=top_k, query_vector=qv)
     if answerer is None:  # the heuristic composer reuses the query vector
         if query == question:
             return compose(question, hits, searcher, qv)
