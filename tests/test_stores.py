@@ -183,14 +183,12 @@ def test_multilingual_field_on_both_stores(kind: str, tmp_path: Path) -> None:
     from test_multilingual import FakeMultilingual
 
     emb, ml = FakeEmbedder(), FakeMultilingual()
-    report = build(
-        ARTICLES,
-        tmp_path / "index",
-        emb,
-        target=open_store(kind, tmp_path, emb),
-        progress=False,
-        multilingual=ml,
-    )
+
+    def index(articles: list, **kw):  # noqa: ANN003, ANN202
+        target = open_store(kind, tmp_path, emb)
+        return build(articles, tmp_path / "index", emb, target=target, progress=False, **kw)
+
+    report = index(ARTICLES, multilingual=ml)
     assert report.ml_model == ml.model_id and report.ml_encoded == report.passages
     st = open_store(kind, tmp_path, emb)
     assert st.multilingual_model() == ml.model_id
@@ -199,19 +197,10 @@ def test_multilingual_field_on_both_stores(kind: str, tmp_path: Path) -> None:
     assert hits[0].article.title == "上海外卖小哥入住星级公寓"
     assert all(h.multilingual_score is not None and h.dense_score is not None for h in hits)
     edited = [*ARTICLES[:2], replace(ARTICLES[2], text="改过的正文。")]
-    again = build(
-        edited,
-        tmp_path / "index",
-        emb,
-        target=open_store(kind, tmp_path, emb),
-        progress=False,
-        multilingual=ml,
-    )
+    again = index(edited, multilingual=ml)
     assert again.encoded == again.ml_encoded == 1
     # turning the signal off drops the field (Milvus: a new collection, nothing encoded again)
-    off = build(
-        edited, tmp_path / "index", emb, target=open_store(kind, tmp_path, emb), progress=False
-    )
+    off = index(edited)
     assert off.written and off.encoded == 0
     assert open_store(kind, tmp_path, emb).multilingual_model() == ""
 

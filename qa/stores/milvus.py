@@ -110,18 +110,6 @@ class MilvusView:
     def _hits(self, result: Any) -> list[tuple[str, float]]:
         return [(h["id"] if "id" in h else h["pid"], float(h["distance"])) for h in result[0]]
 
-    def retrieve(
-        self,
-        query: str,
-        qv: np.ndarray | None,
-        n: int,
-        filters: Filters | None,
-        mode: Mode,
-        mv: np.ndarray | None = None,
-    ) -> Retrieved:
-        with self.s._reading():
-            return self._retrieve(query, qv, n, filters, mode, mv)
-
     def _search(
         self, field: str, data: Any, limit: int, expr: str, metric: str
     ) -> list[tuple[str, float]]:
@@ -135,18 +123,23 @@ class MilvusView:
         )
         return self._hits(res)
 
-    def _retrieve(
+    def retrieve(
         self,
         query: str,
         qv: np.ndarray | None,
         n: int,
         filters: Filters | None,
         mode: Mode,
-        mv: np.ndarray | None,
+        mv: np.ndarray | None = None,
+    ) -> Retrieved:
+        with self.s._reading():
+            return self._retrieve(query, qv, n, expression(filters), mode, mv, filters is not None)
+
+    def _retrieve(
+        self, query: str, qv: Any, n: int, expr: str, mode: Mode, mv: Any, filtered: bool
     ) -> Retrieved:
         s = self.s
         out = Retrieved()
-        expr = expression(filters)
         words = joined(dict.fromkeys(s.tokenizer(query)))  # Milvus would count repeats twice
         if mode != "lexical":
             assert qv is not None
@@ -163,7 +156,7 @@ class MilvusView:
                 out.multilingual_scores[pid] = score
         if mode == "fused":
             self._complete(out, qv, mv, words)
-        if filters is not None and not out.dense and not out.lexical:
+        if filtered and not out.dense and not out.lexical:
             out.empty = True
         return out
 
