@@ -150,8 +150,9 @@ class Searcher:
         self.multilingual = multilingual
         self.ml_weight_zh = multilingual_weight_zh
         self.foreign_weights = FOREIGN_WEIGHTS
+        self._q_cache: dict[str, np.ndarray] = {}
         self._ml_cache: dict[str, np.ndarray] = {}
-        self._ml_lock = threading.Lock()
+        self._ml_lock = threading.Lock()  # guards both caches
         self.names_weight = NAMES_WEIGHT
         # questions not in Chinese are matched lexically through a dictionary (qa.glossary)
         self.use_glossary = True
@@ -193,8 +194,13 @@ class Searcher:
         return self.store.stats()
 
     def encode_query(self, query: str) -> np.ndarray:
-        """The query vector, folded to simplified as passages are (every caller goes here)."""
-        return self.embedder.encode_queries([simplified(query)])[0]
+        """The query vector, folded to simplified as passages are (every caller goes here). The
+        last few are kept: a chat answer's off-topic check asks for the question's vector again."""
+        v = self._q_cache.get(query)
+        if v is None:
+            v = self.embedder.encode_queries([simplified(query)])[0]
+            _remember(self._q_cache, query, v, 32, self._ml_lock)
+        return v
 
     def encode_queries(self, queries: Sequence[str]) -> np.ndarray:
         return self.embedder.encode_queries([simplified(q) for q in queries])

@@ -271,6 +271,24 @@ class TestAnswers:
         on_topic = ml_searcher.search("上海骑手公寓的月租金是多少？", 3)
         assert a.contrast_zh("上海骑手公寓的月租金是多少？", on_topic) > a.gate_zh
 
+    def test_a_chinese_chat_question_is_encoded_once(
+        self, ml_searcher: Searcher, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        from qa.answer import Message, answer_messages
+
+        a = answerer(ml_searcher)
+        a.warm()
+        asked: list[str] = []
+        encode = ml_searcher.embedder.encode_queries
+
+        def counted(texts):  # type: ignore[no-untyped-def]
+            asked.extend(texts)
+            return encode(texts)
+
+        monkeypatch.setattr(ml_searcher.embedder, "encode_queries", counted)
+        answer_messages(ml_searcher, [Message("user", "上海骑手公寓的月租金是多少？")], 3, a)
+        assert asked == ["上海骑手公寓的月租金是多少？"]  # the search's; the check reuses it
+
     def test_stage_timer_reaches_the_reader_inside(self, ml_searcher: Searcher) -> None:
         a = answerer(ml_searcher)
         stages: list[str] = []
