@@ -268,7 +268,7 @@ class CrossLingualAnswerer:
         inner_warm = getattr(self.inner, "warm", None)
         if callable(inner_warm):
             inner_warm()
-        self.contrast_zh("新闻", [])  # the Chinese anchors' vectors
+        self._zh_anchors()
         if self.searcher.multilingual_ready and self._anchors is None:
             self.anchor_cosine(ANCHORS[0])
             pinyin_grams("普陀")  # loads pypinyin's dictionaries (half a second)
@@ -291,10 +291,14 @@ class CrossLingualAnswerer:
     def contrast_zh(self, question: str, hits: Sequence[Hit]) -> float:
         """Best passage cosine minus best Chinese anchor cosine, both in m3e-small (the hits'
         dense scores): the off-topic gate of Chinese questions."""
+        best = max((h.dense_score or 0.0 for h in hits), default=0.0)
+        return best - float((self._zh_anchors() @ self.searcher.encode_query(question)).max())
+
+    def _zh_anchors(self) -> np.ndarray:
+        """m3e-small's vectors of the Chinese anchor questions, encoded once."""
         if self._anchors_zh is None:
             self._anchors_zh = self.searcher.encode_queries(list(ANCHORS_ZH))
-        best = max((h.dense_score or 0.0 for h in hits), default=0.0)
-        return best - float((self._anchors_zh @ self.searcher.encode_query(question)).max())
+        return self._anchors_zh
 
     def contrast(self, question: str, hits: Sequence[Hit]) -> float:
         """Best passage cosine minus best anchor cosine (multilingual)."""

@@ -123,6 +123,13 @@ class MilvusView:
         )
         return self._hits(res)
 
+    def _bm25(self, words: str, limit: int, expr: str) -> list[tuple[str, float]]:
+        """BM25 hits as the files store scores them: milvus-lite reports the score negated, and
+        Milvus's BM25 is Lucene's times (k1 + 1)."""
+        return [
+            (pid, abs(s) / LUCENE) for pid, s in self._search("sparse", words, limit, expr, "BM25")
+        ]
+
     def retrieve(
         self,
         query: str,
@@ -147,9 +154,9 @@ class MilvusView:
                 out.dense.append(pid)
                 out.dense_scores[pid] = score
         if mode != "dense" and words:
-            for pid, score in self._search("sparse", words, n, expr, "BM25"):
+            for pid, score in self._bm25(words, n, expr):
                 out.lexical.append(pid)
-                out.lexical_scores[pid] = abs(score) / LUCENE  # milvus-lite reports BM25 negated
+                out.lexical_scores[pid] = score
         if mode == "fused" and mv is not None and s.ml_model:
             for pid, score in self._search("ml", _floats(mv), n, expr, "IP"):
                 out.multilingual.append(pid)
@@ -185,8 +192,7 @@ class MilvusView:
         need_lexical = [k for k in keys if k not in out.lexical_scores]
         if need_lexical and words:
             expr = f"pid in {_quote(need_lexical)}"
-            for pid, score in self._search("sparse", words, len(need_lexical), expr, "BM25"):
-                out.lexical_scores[pid] = abs(score) / LUCENE
+            out.lexical_scores.update(self._bm25(words, len(need_lexical), expr))
         for missing in need_lexical:
             out.lexical_scores.setdefault(missing, 0.0)
 
