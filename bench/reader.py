@@ -307,13 +307,18 @@ def model_card(meta: dict[str, Any], results: dict[str, Any]) -> str:
         "## Training",
         "",
         "```bash",
-        "qa train-reader   # = make train-reader; --budget-minutes 85 --epochs 3 --seed 13",
+        "qa train-reader   # = make train-reader; --budget-minutes 85 --epochs 6 --seed 13",
         "```",
         "",
         f"- {t.get('steps', '?')} steps of batch {cfg.get('batch_size', '32')} "
         f"({t.get('epochs', '?')} epochs) in {t.get('minutes', '?')} minutes on "
-        f"{t.get('machine', '?')}, two torch threads, CPU only (no GPU was lent to this task); "
-        "the schedule was shortened to fit the budget.",
+        f"{t.get('machine', '?')}, two torch threads, CPU only (no GPU was lent to this task), "
+        f"{t.get('precision', 'fp32')}"
+        + (
+            "; the schedule was shortened to fit the budget."
+            if float(t.get("epochs", 0)) < float(cfg.get("epochs", 0)) - 0.01
+            else "."
+        ),
         f"- AdamW, learning rate {cfg.get('lr', '?')} (encoder) / {cfg.get('head_lr', '?')} "
         f"(heads), warm-up {cfg.get('warmup', '?')}, linear decay, weight decay "
         f"{cfg.get('weight_decay', '?')}, seed {cfg.get('seed', '?')}.",

@@ -290,6 +290,7 @@ def cmd_train_reader(args: argparse.Namespace) -> int:
         init_from=Path(args.init_from) if args.init_from else None,
         lr=args.lr,
         head_lr=args.head_lr,
+        precision=args.precision,
     )
     if cfg.budget_minutes <= 0 or cfg.epochs <= 0:
         raise QAError("--budget-minutes and --epochs must be positive")
@@ -465,7 +466,7 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--data-dir", default="../shared/data", help="cmrc2018_dev.json, drcd_dev.json")
     tr.add_argument("--out", default="embeddings/reader", help="where the exported bundle goes")
     tr.add_argument("--work", default="embeddings/reader-train", help="checkpoints")
-    tr.add_argument("--epochs", type=float, default=3.0)
+    tr.add_argument("--epochs", type=float, default=6.0)
     tr.add_argument("--budget-minutes", type=float, default=85.0, help="whole run, export included")
     tr.add_argument("--batch-size", type=int, default=32)
     tr.add_argument("--lr", type=float, default=1.5e-4, help="encoder learning rate")
@@ -473,6 +474,13 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--seed", type=int, default=13)
     tr.add_argument("--threads", type=int, default=2)
     tr.add_argument("--resume", action="store_true", help="continue from the last checkpoint")
+    tr.add_argument(
+        "--precision",
+        choices=("auto", "bf16", "fp32"),
+        default="auto",
+        help="bf16: matrix products in bfloat16 (2.4x faster where the CPU has AVX512-BF16 or AMX; "
+        "auto takes it there)",
+    )
     tr.add_argument("--max-examples", type=int, default=0, help="train on a sample (a quick trial)")
     tr.add_argument(
         "--context",

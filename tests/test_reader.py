@@ -441,3 +441,17 @@ class TestAnswerer:
 def test_reader_module_has_no_torch_import() -> None:
     source = Path(reader_model.__file__).read_text(encoding="utf-8")
     assert "import torch" not in source
+
+
+def test_training_precision_follows_the_cpu(tmp_path: Path) -> None:
+    from qa.reader.train import cpu_has_bf16, use_bf16
+
+    with_bf16 = tmp_path / "zen4"
+    with_bf16.write_text("flags\t\t: fpu avx2 avx512f avx512_bf16 avx512_vnni\n")
+    without = tmp_path / "old"
+    without.write_text("flags\t\t: fpu avx2 avx512f avx512_vnni\n")
+    assert cpu_has_bf16(with_bf16) and not cpu_has_bf16(without)
+    assert not cpu_has_bf16(tmp_path / "missing")  # not Linux: fp32
+    assert use_bf16("bf16") and not use_bf16("fp32")
+    with pytest.raises(ValueError, match="precision"):
+        use_bf16("fp16")

@@ -46,7 +46,7 @@ class TrainConfig:
     out: Path = Path("embeddings/reader")
     work: Path = Path("embeddings/reader-train")
     base_model: str = "m3e-small"
-    epochs: float = 3.0
+    epochs: float = 6.0
     budget_minutes: float = 85.0
     batch_size: int = 32
     lr: float = 1.5e-4
@@ -67,6 +67,9 @@ class TrainConfig:
     context: bool = False
     # start from an exported bundle's weights (a second stage) instead of m3e-small's
     init_from: Path | None = None
+    # "bf16": matrix products in bfloat16 under autocast (weights and optimizer stay fp32): 2.4x
+    # faster steps on a CPU with AVX512-BF16 or AMX; "auto" takes it where the CPU has them
+    precision: str = "auto"
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -74,6 +77,21 @@ def _torch() -> Any:
     import torch
 
     return torch
+
+
+def cpu_has_bf16(cpuinfo: Path = Path("/proc/cpuinfo")) -> bool:
+    """Whether the CPU multiplies bfloat16 natively (else autocast emulates it, slower than fp32)."""
+    try:
+        flags = cpuinfo.read_text(errors="replace")
+    except OSError:
+        return False
+    return bool(re.search(r"\b(avx512_bf16|amx_bf16)\b", flags))
+
+
+def use_bf16(precision: str) -> bool:
+    if precision not in ("auto", "bf16", "fp32"):
+        raise ValueError(f"precision must be auto, bf16 or fp32, not {precision!r}")
+    return precision == "bf16" or (precision == "auto" and cpu_has_bf16())
 
 
 class ReaderNet(_torch().nn.Module):  # type: ignore[misc]
@@ -198,10 +216,11 @@ def featurize(encoder: PairEncoder, examples: Sequence[Example], context: bool) 
 class TorchReader:
     """The model being trained, read like the exported one (for validation)."""
 
-    def __init__(self, net: Any, encoder: PairEncoder, context: bool) -> None:
+    def __init__(self, net: Any, encoder: PairEncoder, context: bool, bf16: bool = False) -> None:
         self.net = net
         self.encoder = encoder
         self.context = context
+        self.bf16 = bf16
 
     def read_pairs(
         self,
@@ -212,15 +231,16 @@ class TorchReader:
         torch = _torch()
         out: list[Reading] = []
         self.net.eval()
-        with torch.no_grad():
+        with torch.no_grad(), torch.autocast("cpu", torch.bfloat16, enabled=self.bf16):
             for s in range(0, len(sentences), 64):
                 batch = self.encoder(
                     questions[s : s + 64],
                     sentences[s : s + 64],
                     contexts[s : s + 64] if contexts is not None and self.context else None,
                 )
-                has, start, end = self.net(*(torch.from_numpy(a) for a in batch.feed().values()))
-                out.extend(readings(has.numpy(), start.numpy(), end.numpy(), batch))
+                outs = self.net(*(torch.from_numpy(a) for a in batch.feed().values()))
+                has, start, end = (o.float().numpy() for o in outs)
+                out.extend(readings(has, start, end, batch))
         return out
 
     def read(
@@ -337,7 +357,9 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
         sched = torch.optim.lr_scheduler.LambdaLR(optim, lr_factor, last_epoch=step - 1)
         print(f"resumed at step {step}", flush=True)
 
-    reader = TorchReader(net, encoder, use_context)
+    bf16 = use_bf16(cfg.precision)
+    print(f"precision: {'bf16 autocast' if bf16 else 'fp32'}", flush=True)
+    reader = TorchReader(net, encoder, use_context, bf16)
     eval_every = max(1, per_epoch // max(1, cfg.evals_per_epoch))
 
     def validate() -> dict[str, Any]:
@@ -384,7 +406,9 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
             ]
             inside = torch.from_numpy(feats.batch.in_sentence[idx, :width])
             labels = torch.from_numpy(feats.labels[idx])
-            has, start, end = net(*tens)
+            with torch.autocast("cpu", torch.bfloat16, enabled=bf16):
+                outs = net(*tens)
+            has, start, end = (o.float() for o in outs)
             loss = bce(has, labels)
             pos = torch.from_numpy(feats.starts[idx] >= 0)
             if pos.any():
@@ -470,6 +494,7 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
             "pairs": len(train_ex),
             "kinds": kinds,
             "machine": f"{os.cpu_count()} cores, {platform.processor() or platform.machine()}",
+            "precision": "bf16 autocast" if bf16 else "fp32",
             "config": {k: str(v) for k, v in asdict(cfg).items()},
         },
         "validation": best.get("row"),
