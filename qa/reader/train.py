@@ -95,6 +95,14 @@ def use_bf16(precision: str) -> bool:
     return precision == "bf16" or (precision == "auto" and cpu_has_bf16())
 
 
+def forward(net: Any, tensors: Sequence[Any], bf16: bool) -> tuple[Any, Any, Any]:
+    """The net's three outputs in fp32, its products in bfloat16 when ``bf16``."""
+    torch = _torch()
+    with torch.autocast("cpu", torch.bfloat16, enabled=bf16):
+        has, start, end = net(*tensors)
+    return has.float(), start.float(), end.float()
+
+
 class ReaderNet(_torch().nn.Module):  # type: ignore[misc]
     """Encoder + [CLS] answer logit + per-token start/end logits."""
 
@@ -232,16 +240,16 @@ class TorchReader:
         torch = _torch()
         out: list[Reading] = []
         self.net.eval()
-        with torch.no_grad(), torch.autocast("cpu", torch.bfloat16, enabled=self.bf16):
+        with torch.no_grad():
             for s in range(0, len(sentences), 64):
                 batch = self.encoder(
                     questions[s : s + 64],
                     sentences[s : s + 64],
                     contexts[s : s + 64] if contexts is not None and self.context else None,
                 )
-                outs = self.net(*(torch.from_numpy(a) for a in batch.feed().values()))
-                has, start, end = (o.float().numpy() for o in outs)
-                out.extend(readings(has, start, end, batch))
+                tensors = [torch.from_numpy(a) for a in batch.feed().values()]
+                has, start, end = forward(self.net, tensors, self.bf16)
+                out.extend(readings(has.numpy(), start.numpy(), end.numpy(), batch))
         return out
 
     def read(
@@ -407,9 +415,7 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
             ]
             inside = torch.from_numpy(feats.batch.in_sentence[idx, :width])
             labels = torch.from_numpy(feats.labels[idx])
-            with torch.autocast("cpu", torch.bfloat16, enabled=bf16):
-                outs = net(*tens)
-            has, start, end = (o.float() for o in outs)
+            has, start, end = forward(net, tens, bf16)
             loss = bce(has, labels)
             pos = torch.from_numpy(feats.starts[idx] >= 0)
             if pos.any():
