@@ -291,9 +291,15 @@ def cmd_train_reader(args: argparse.Namespace) -> int:
         lr=args.lr,
         head_lr=args.head_lr,
         precision=args.precision,
+        device=args.device,
+        dropout=args.dropout,
+        freeze_embeddings=args.freeze_embeddings,
+        base_model=args.base_model,
     )
     if cfg.budget_minutes <= 0 or cfg.epochs <= 0:
         raise QAError("--budget-minutes and --epochs must be positive")
+    if cfg.dropout is not None and not 0 <= cfg.dropout < 1:
+        raise QAError("--dropout must be at least 0 and below 1")
     summary = train(cfg)
     print(json.dumps(summary["validation"], ensure_ascii=False))
     return 0
@@ -480,6 +486,25 @@ def build_parser() -> argparse.ArgumentParser:
         default="fp32",
         help="bf16: matrix products in bfloat16, 2.4x faster where the CPU has AVX512-BF16 or AMX "
         "(auto: there), but its one 3-epoch run read 1.4 F1 worse than fp32 (MODEL_CARD.md)",
+    )
+    tr.add_argument(
+        "--device",
+        choices=("auto", "cpu", "cuda"),
+        default="auto",
+        help="auto: a CUDA GPU where torch sees one, else the CPU",
+    )
+    tr.add_argument(
+        "--base-model",
+        default="m3e-small",
+        help="encoder to start from: m3e-small (bundled), a local folder or a Hugging Face id",
+    )
+    tr.add_argument(
+        "--dropout", type=float, default=None, help="encoder dropout (default: the base model's)"
+    )
+    tr.add_argument(
+        "--freeze-embeddings",
+        action="store_true",
+        help="keep the token embedding table at the base model's values",
     )
     tr.add_argument("--max-examples", type=int, default=0, help="train on a sample (a quick trial)")
     tr.add_argument(

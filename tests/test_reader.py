@@ -455,3 +455,37 @@ def test_training_precision_follows_the_cpu(tmp_path: Path) -> None:
     assert use_bf16("bf16") and not use_bf16("fp32")
     with pytest.raises(ValueError, match="precision"):
         use_bf16("fp16")
+
+
+def test_training_device_is_the_gpu_only_where_torch_sees_one() -> None:
+    torch = pytest.importorskip("torch")
+    from qa.reader.train import pick_device
+
+    assert pick_device("cpu").type == "cpu"
+    assert pick_device("auto").type == ("cuda" if torch.cuda.is_available() else "cpu")
+    if not torch.cuda.is_available():
+        with pytest.raises(SystemExit, match="no CUDA GPU"):
+            pick_device("cuda")
+    with pytest.raises(ValueError, match="device"):
+        pick_device("tpu")
+
+
+def test_training_examples_are_built_once_per_data_and_seed(tmp_path: Path) -> None:
+    """The pairs (jieba-tagged, slow) are cached; new data or another seed builds them again."""
+    from qa.reader.train import TrainConfig, prepare
+
+    data = tmp_path / "data"
+    data.mkdir()
+    _squad(tmp_path).rename(data / "cmrc2018_dev.json")
+    cfg = TrainConfig(data_dir=data, cache=tmp_path / "cache", val_questions=5)
+    first = prepare(cfg)
+    assert sum(first.counts.values()) == 10 and first.train_ex
+    assert {x.kind for x in first.train_ex} >= {"positive", "same"}
+    (cached,) = (tmp_path / "cache").glob("examples-*.pkl")
+    again = prepare(cfg)
+    assert again.train_ex == first.train_ex and again.val_items == first.val_items
+    assert list((tmp_path / "cache").glob("examples-*.pkl")) == [cached]
+    prepare(TrainConfig(data_dir=data, cache=tmp_path / "cache", val_questions=5, seed=14))
+    assert len(list((tmp_path / "cache").glob("examples-*.pkl"))) == 2
+    cached.write_bytes(b"not a pickle")  # a damaged cache is rebuilt, not fatal
+    assert prepare(cfg).train_ex == first.train_ex

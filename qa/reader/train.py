@@ -9,10 +9,12 @@ on held-out documents for model selection, and a time budget that shortens the s
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import math
 import os
+import pickle
 import platform
 import random
 import re
@@ -71,6 +73,14 @@ class TrainConfig:
     # faster steps on a CPU with AVX512-BF16 or AMX ("auto" takes it where the CPU has them), but
     # its one run read worse than the shipped fp32 bundle's (MODEL_CARD.md): fp32 by default
     precision: str = "fp32"
+    # "auto": a CUDA GPU where torch sees one, else the CPU (the recipe is the same on both)
+    device: str = "auto"
+    # encoder dropout (hidden and attention); None keeps the base model's (0.1 for m3e-small)
+    dropout: float | None = None
+    # keep the token embedding table (10.8M of the 24M weights) at m3e-small's values
+    freeze_embeddings: bool = False
+    # examples are built once per data, seed and recipe and kept here (jieba tagging is slow)
+    cache: Path = Path("embeddings/reader-examples")
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -95,10 +105,22 @@ def use_bf16(precision: str) -> bool:
     return precision == "bf16" or (precision == "auto" and cpu_has_bf16())
 
 
+def pick_device(name: str) -> Any:
+    torch = _torch()
+    if name not in ("auto", "cpu", "cuda"):
+        raise ValueError(f"device must be auto, cpu or cuda, not {name!r}")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise SystemExit("--device cuda: torch sees no CUDA GPU here (try --device cpu)")
+    if name == "auto":
+        name = "cuda" if torch.cuda.is_available() else "cpu"
+    return torch.device(name)
+
+
 def forward(net: Any, tensors: Sequence[Any], bf16: bool) -> tuple[Any, Any, Any]:
     """The net's three outputs in fp32, its products in bfloat16 when ``bf16``."""
     torch = _torch()
-    with torch.autocast("cpu", torch.bfloat16, enabled=bf16):
+    device = tensors[0].device.type
+    with torch.autocast(device, torch.bfloat16, enabled=bf16):
         has, start, end = net(*tensors)
     return has.float(), start.float(), end.float()
 
@@ -247,9 +269,10 @@ class TorchReader:
                     sentences[s : s + 64],
                     contexts[s : s + 64] if contexts is not None and self.context else None,
                 )
-                tensors = [torch.from_numpy(a) for a in batch.feed().values()]
-                has, start, end = forward(self.net, tensors, self.bf16)
-                out.extend(readings(has.numpy(), start.numpy(), end.numpy(), batch))
+                device = next(self.net.parameters()).device
+                tensors = [torch.from_numpy(a).to(device) for a in batch.feed().values()]
+                has, start, end = (t.cpu().numpy() for t in forward(self.net, tensors, self.bf16))
+                out.extend(readings(has, start, end, batch))
         return out
 
     def read(
@@ -282,6 +305,55 @@ def fit_temperature(logits: np.ndarray, labels: np.ndarray) -> float:
     return best_t
 
 
+@dataclass
+class Prepared:
+    """The questions split by document and the pairs built from them, as training reads them."""
+
+    counts: dict[str, int]
+    train_ex: list[Example]
+    val_items: list[Any]
+    val_ex: list[Example]
+
+
+def prepare(cfg: TrainConfig) -> Prepared:
+    """Split and build the pairs, or read them back from the cache when nothing they depend on
+    changed (the data files, the seed, the number of validation questions, qa/reader/data.py)."""
+    from qa.reader import data as data_module
+
+    files = [cfg.data_dir / n for n in ("cmrc2018_dev.json", "drcd_dev.json")]
+    key = hashlib.sha256()
+    for f in [*files, Path(data_module.__file__)]:
+        key.update(f.read_bytes() if f.is_file() else b"-")
+    key.update(f"{cfg.seed}/{cfg.val_questions}".encode())
+    cached = cfg.cache / f"examples-{key.hexdigest()[:16]}.pkl"
+    if cached.is_file():
+        try:
+            with cached.open("rb") as fh:
+                prepared = pickle.load(fh)
+            if isinstance(prepared, Prepared):
+                print(f"examples read from {cached}", flush=True)
+                return prepared
+        except (OSError, pickle.UnpicklingError, EOFError, AttributeError) as err:
+            print(f"{cached} unreadable ({err}); building the examples again", flush=True)
+    items = load_all(cfg.data_dir)
+    if not items:
+        raise SystemExit(f"no training data in {cfg.data_dir} (cmrc2018_dev.json, drcd_dev.json)")
+    splits = split_items(items)
+    val_items = splits["val"][: cfg.val_questions]
+    prepared = Prepared(
+        counts={k: len(v) for k, v in splits.items()},
+        train_ex=build_examples(splits["train"], seed=cfg.seed),
+        val_items=val_items,
+        val_ex=build_examples(val_items, seed=cfg.seed + 1, swap_pool=splits["train"]),
+    )
+    cfg.cache.mkdir(parents=True, exist_ok=True)
+    tmp = cached.with_suffix(f".tmp{os.getpid()}")
+    with tmp.open("wb") as fh:
+        pickle.dump(prepared, fh, protocol=pickle.HIGHEST_PROTOCOL)
+    os.replace(tmp, cached)
+    return prepared
+
+
 def train(cfg: TrainConfig) -> dict[str, Any]:
     """Train, select on validation, export to ONNX (+ int8) and write the model card figures."""
     torch = _torch()
@@ -298,18 +370,15 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
     torch.set_num_threads(cfg.threads)
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
-    items = load_all(cfg.data_dir)
-    if not items:
-        raise SystemExit(f"no training data in {cfg.data_dir} (cmrc2018_dev.json, drcd_dev.json)")
-    splits = split_items(items)
+    device = pick_device(cfg.device)
+    prepared = prepare(cfg)
+    counts = prepared.counts
     print(
-        f"questions: train {len(splits['train'])}, val {len(splits['val'])}, "
-        f"test {len(splits['test'])} (split by document)",
+        f"questions: train {counts['train']}, val {counts['val']}, "
+        f"test {counts['test']} (split by document)",
         flush=True,
     )
-    train_ex = build_examples(splits["train"], seed=cfg.seed)
-    val_items = splits["val"][: cfg.val_questions]
-    val_ex = build_examples(val_items, seed=cfg.seed + 1, swap_pool=splits["train"])
+    train_ex, val_items, val_ex = prepared.train_ex, prepared.val_items, prepared.val_ex
     if cfg.max_examples:
         random.Random(cfg.seed).shuffle(train_ex)
         train_ex = train_ex[: cfg.max_examples]
@@ -327,18 +396,27 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
     keep = (feats.labels == 0) | (feats.starts >= 0)
     lengths = feats.batch.attention_mask.sum(1)
 
-    net = ReaderNet(AutoModel.from_pretrained(base))
+    dropout = {}
+    if cfg.dropout is not None:
+        dropout = {"hidden_dropout_prob": cfg.dropout, "attention_probs_dropout_prob": cfg.dropout}
+    # fp32 whatever the stored weights are (a half-precision copy of the base loads as half)
+    net = ReaderNet(AutoModel.from_pretrained(base, **dropout)).float()
     if cfg.init_from is not None:
         missing, unexpected = net.load_state_dict(bundle_weights(cfg.init_from), strict=False)
         missing = [k for k in missing if "pooler" not in k and not k.endswith("position_ids")]
         if missing or unexpected:
             raise SystemExit(f"--init-from {cfg.init_from}: missing {missing}, extra {unexpected}")
         print(f"starting from the weights of {cfg.init_from}", flush=True)
-    head = [p for n, p in net.named_parameters() if not n.startswith("encoder.")]
-    body = [p for n, p in net.named_parameters() if n.startswith("encoder.")]
+    if cfg.freeze_embeddings:
+        net.encoder.embeddings.word_embeddings.weight.requires_grad_(False)
+    net.to(device)
+    trained = [(n, p) for n, p in net.named_parameters() if p.requires_grad]
+    head = [p for n, p in trained if not n.startswith("encoder.")]
+    body = [p for n, p in trained if n.startswith("encoder.")]
     optim = torch.optim.AdamW(
         [{"params": body, "lr": cfg.lr}, {"params": head, "lr": cfg.head_lr}],
         weight_decay=cfg.weight_decay,
+        fused=device.type == "cuda",
     )
     indices = np.flatnonzero(keep)
     per_epoch = math.ceil(len(indices) / cfg.batch_size)
@@ -358,7 +436,7 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
     best: dict[str, Any] = {"score": -1.0}
     ckpt = cfg.work / "last.pt"
     if cfg.resume and ckpt.is_file():
-        state = torch.load(ckpt, weights_only=False)
+        state = torch.load(ckpt, weights_only=False, map_location=device)
         net.load_state_dict(state["model"])
         optim.load_state_dict(state["optim"])
         step, history, best = state["step"], state["history"], state["best"]
@@ -367,7 +445,7 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
         print(f"resumed at step {step}", flush=True)
 
     bf16 = use_bf16(cfg.precision)
-    print(f"precision: {'bf16 autocast' if bf16 else 'fp32'}", flush=True)
+    print(f"precision: {'bf16 autocast' if bf16 else 'fp32'}, on {device}", flush=True)
     reader = TorchReader(net, encoder, use_context, bf16)
     eval_every = max(1, per_epoch // max(1, cfg.evals_per_epoch))
 
@@ -392,7 +470,8 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
     bce = torch.nn.BCEWithLogitsLoss()
     ce = torch.nn.CrossEntropyLoss()
     eval_seconds = 120.0
-    reserve = 240.0  # export, quantization and the last validation
+    # export, quantization and the last validation (measured: 4 min on two cores, 1 with a GPU)
+    reserve = 240.0 if device.type == "cpu" else 75.0
     net.train()
     bar = tqdm(total=schedule["total"], initial=step, desc="train-reader", unit="step")
     epoch = step // per_epoch
@@ -406,24 +485,25 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
             idx = indices[b]
             width = int(lengths[idx].max())
             tens = [
-                torch.from_numpy(a[idx, :width])
+                torch.from_numpy(a[idx, :width]).to(device)
                 for a in (
                     feats.batch.input_ids,
                     feats.batch.attention_mask,
                     feats.batch.token_type_ids,
                 )
             ]
-            inside = torch.from_numpy(feats.batch.in_sentence[idx, :width])
-            labels = torch.from_numpy(feats.labels[idx])
+            inside = torch.from_numpy(feats.batch.in_sentence[idx, :width]).to(device)
+            labels = torch.from_numpy(feats.labels[idx]).to(device)
             has, start, end = forward(net, tens, bf16)
             loss = bce(has, labels)
-            pos = torch.from_numpy(feats.starts[idx] >= 0)
-            if pos.any():
+            answered = feats.starts[idx] >= 0
+            if answered.any():
+                pos = torch.from_numpy(answered).to(device)
                 mask = inside[pos]
                 s_log = start[pos].masked_fill(~mask, -1e4)
                 e_log = end[pos].masked_fill(~mask, -1e4)
-                s_t = torch.from_numpy(feats.starts[idx])[pos]
-                e_t = torch.from_numpy(feats.ends[idx])[pos]
+                s_t = torch.from_numpy(feats.starts[idx][answered]).to(device)
+                e_t = torch.from_numpy(feats.ends[idx][answered]).to(device)
                 loss = loss + (ce(s_log, s_t) + ce(e_log, e_t)) / 2
             loss.backward()
             torch.nn.utils.clip_grad_norm_(net.parameters(), 1.0)
@@ -434,7 +514,8 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
             t_steps += time.monotonic() - t0
             n_steps += 1
             bar.update(1)
-            bar.set_postfix(loss=f"{loss.item():.3f}", epoch=f"{step / per_epoch:.2f}")
+            if step % 10 == 0:  # reading the loss waits for a GPU: not every step
+                bar.set_postfix(loss=f"{loss.item():.3f}", epoch=f"{step / per_epoch:.2f}")
             if n_steps == window:
                 # Fit the schedule into the budget, leaving time for the validations still to
                 # come and the export; re-planned as the rate changes (a busy machine, then not).
@@ -476,15 +557,15 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
         epoch += 1
     bar.close()
 
-    net.load_state_dict(torch.load(cfg.work / "best.pt"))
+    net.load_state_dict(torch.load(cfg.work / "best.pt", map_location=device))
     net.eval()
     # temperature on validation pairs, so probabilities mean what they say
     vf = featurize(encoder, val_ex, use_context)
     with torch.no_grad():
         logits = []
         for s in range(0, len(val_ex), 64):
-            feed = [torch.from_numpy(a[s : s + 64]) for a in vf.batch.feed().values()]
-            logits.append(net(*feed)[0].numpy())
+            feed = [torch.from_numpy(a[s : s + 64]).to(device) for a in vf.batch.feed().values()]
+            logits.append(net(*feed)[0].cpu().numpy())
     temperature = fit_temperature(np.concatenate(logits), vf.labels)
     summary = {
         "reader_version": READER_VERSION,
@@ -500,16 +581,23 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
             "minutes": round((time.monotonic() - began) / 60, 1),
             "pairs": len(train_ex),
             "kinds": kinds,
-            "machine": f"{os.cpu_count()} cores, {platform.processor() or platform.machine()}",
+            "machine": _machine(device),
             "precision": "bf16 autocast" if bf16 else "fp32",
             "config": {k: str(v) for k, v in asdict(cfg).items()},
         },
         "validation": best.get("row"),
         "history": history,
     }
-    export(net, encoder, tok_file, cfg.out, cfg.work, summary)
+    export(net.cpu(), encoder, tok_file, cfg.out, cfg.work, summary)
     print(f"reader written to {cfg.out} in {(time.monotonic() - began) / 60:.1f} min", flush=True)
     return summary
+
+
+def _machine(device: Any) -> str:
+    cpu = f"{os.cpu_count()} cores, {platform.processor() or platform.machine()}"
+    if device.type == "cuda":
+        return f"{_torch().cuda.get_device_name(device)} GPU, {cpu}"
+    return cpu
 
 
 def export(
