@@ -295,9 +295,12 @@ def cmd_train_reader(args: argparse.Namespace) -> int:
         dropout=args.dropout,
         freeze_embeddings=args.freeze_embeddings,
         base_model=args.base_model,
+        synthetic=args.synthetic,
     )
     if cfg.budget_minutes <= 0 or cfg.epochs <= 0:
         raise QAError("--budget-minutes and --epochs must be positive")
+    if cfg.synthetic < 0:
+        raise QAError("--synthetic must be 0 or more")
     if cfg.dropout is not None and not 0 <= cfg.dropout < 1:
         raise QAError("--dropout must be at least 0 and below 1")
     summary = train(cfg)
@@ -505,6 +508,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--freeze-embeddings",
         action="store_true",
         help="keep the token embedding table at the base model's values",
+    )
+    tr.add_argument(
+        "--synthetic",
+        type=int,
+        default=0,
+        help="cloze questions per training paragraph, made from its numbers and dates (0: none)",
     )
     tr.add_argument("--max-examples", type=int, default=0, help="train on a sample (a quick trial)")
     tr.add_argument(

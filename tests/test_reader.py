@@ -144,6 +144,40 @@ class TestData:
                 start = item.context.find(x.sentence)
                 assert x.context == left_context(item.title, item.context, start)
 
+    def test_cloze_questions_ask_for_a_number_or_a_date(self) -> None:
+        from qa.reader.data import _cloze_spans, cloze_question
+
+        sent = "该公司于1998年3月成立，全县已建成服务站点200余个，覆盖8年级学生。"
+        # a date, a quantity with its unit; not 8年 of 8年级 (the unit goes on)
+        assert [(sent[a:b], w) for a, b, w in _cloze_spans(sent)] == [
+            ("1998年3月", "什么时候"),
+            ("200余个", "多少个"),
+        ]
+        assert cloze_question(sent, 4, 11, "什么时候") == "该公司于什么时候成立？"
+        at = sent.index("200余个")
+        assert cloze_question(sent, at, at + 5, "多少个") == "全县已建成服务站点多少个？"
+        assert cloze_question("共3件。", 1, 3, "多少件") is None  # nothing left to ask
+
+    def test_cloze_examples_come_from_sentences_no_question_asks_about(
+        self, tmp_path: Path
+    ) -> None:
+        from qa.reader.data import synthetic_examples
+
+        items = load_squad(_squad(tmp_path), "tiny")
+        examples = synthetic_examples(items, 3, seed=1)
+        positives = [x for x in examples if x.answerable]
+        assert positives and all(x.kind == "cloze" for x in positives)
+        for x in positives:
+            answer = x.sentence[x.start : x.end]
+            assert answer.endswith("年") and answer not in x.question
+            assert "多少年" in x.question and "信访" not in x.sentence  # not the asked sentence
+        negatives = [x for x in examples if not x.answerable]
+        assert len(negatives) == len(positives)
+        for neg in negatives:
+            pos = next(x for x in positives if x.qid == neg.qid)
+            assert pos.sentence[pos.start : pos.end] not in neg.sentence
+        assert synthetic_examples(items, 0, seed=1) == []
+
     def test_split_is_by_document_and_stable(self) -> None:
         assert doc_split("cmrc", "战国无双3") == doc_split("cmrc", "战国无双3")
         splits = {doc_split("cmrc", f"doc{i}") for i in range(200)}

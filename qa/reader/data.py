@@ -272,6 +272,89 @@ def build_examples(
     return out
 
 
+# Cloze questions made from sentences no question asks about (``synthetic_examples``): a number
+# with its unit or a date becomes the question word. Names and places are left out: jieba tags
+# too many parts of words as names (谁字典 from 华英字典).
+_UNIT = (
+    r"(?:%|万元|亿元|平方米|公里|小时|分钟|万|亿|个|件|名|人|家|元|岁|次|项|场|座|所|条|户|吨|米|亩"
+    r"|天|年|倍|位|台|辆|本|部|届|期|批|种|只|头|篇|首|分)"
+)
+_QUANTITY = re.compile(rf"(?<![\d.])\d+(?:\.\d+)?(余|多)?({_UNIT})")
+_DATE = re.compile(r"(?<!\d)\d{4}年(?:\d{1,2}月(?:\d{1,2}日)?)?")
+_CUT_UNIT = set("级代千百万亿0123456789.")
+_CLAUSE = re.compile(r"[^，；：,;。！？]+")
+
+
+def _cloze_spans(sentence: str) -> list[tuple[int, int, str]]:
+    """(start, end, question word) of what a cloze question may ask about in the sentence."""
+    out: list[tuple[int, int, str]] = []
+    taken: set[int] = set()
+    for m in _DATE.finditer(sentence):
+        out.append((m.start(), m.end(), "什么时候" if "月" in m.group() else "哪一年"))
+        taken.update(range(m.start(), m.end()))
+    for m in _QUANTITY.finditer(sentence):
+        if m.start() in taken or sentence[m.end() : m.end() + 1] in _CUT_UNIT:
+            continue  # 8年级, 2亿5千万: the unit goes on
+        unit = m.group(2)
+        out.append((m.start(), m.end(), "多少" if unit == "%" else f"多少{unit}"))
+    return out
+
+
+def cloze_question(sentence: str, start: int, end: int, word: str) -> str | None:
+    """The clause holding ``sentence[start:end]`` with it replaced by ``word``, as a question;
+    None when the clause is too short to ask anything or says the answer twice."""
+    for m in _CLAUSE.finditer(sentence):
+        if m.start() <= start and end <= m.end():
+            clause = m.group()
+            a, b = start - m.start(), end - m.start()
+            answer = clause[a:b]
+            question = (clause[:a] + word + clause[b:]).strip()
+            if len(question) < 8 or answer in question:
+                return None
+            return question + "？"
+    return None
+
+
+def synthetic_examples(items: Sequence[QAItem], per_paragraph: int, seed: int) -> list[Example]:
+    """Cloze questions (``cloze_question``) over the sentences of the items' paragraphs that no
+    real question's answer lies in: more span-reading practice than 5,666 real questions give.
+    Each is a positive pair with its sentence and a ``same`` negative: the paragraph's sentence
+    that shares most characters with it but not the answer."""
+    rng = random.Random(seed)
+    by_paragraph: dict[tuple[str, str], list[QAItem]] = defaultdict(list)
+    for item in items:
+        by_paragraph[(item.title, item.context)].append(item)
+    out: list[Example] = []
+    for (title, context), asked in by_paragraph.items():
+        golds = {t for item in asked for t, _ in item.answers}
+        units = _units(context)
+        options = []
+        for s, e in units:
+            sent = context[s:e]
+            if any(g in sent for g in golds):
+                continue
+            for a, b, word in _cloze_spans(sent):
+                question = cloze_question(sent, a, b, word)
+                if question:
+                    options.append((s, e, a, b, question))
+        rng.shuffle(options)
+        used: set[int] = set()
+        for s, e, a, b, question in options:
+            if len(used) >= per_paragraph or s in used:
+                continue
+            used.add(s)
+            sent, answer = context[s:e], context[s + a : s + b]
+            qid = f"cloze-{hashlib.sha1(f'{title}{s}{a}'.encode()).hexdigest()[:10]}"
+            ctx = left_context(title, context, s)
+            out.append(Example(question, sent, a, b, "cloze", qid, ctx))
+            others = [(s2, e2) for s2, e2 in units if s2 != s and answer not in context[s2:e2]]
+            if others:
+                s2, e2 = max(others, key=lambda u: _overlap(question, context[u[0] : u[1]]))
+                ctx2 = left_context(title, context, s2)
+                out.append(Example(question, context[s2:e2], -1, -1, "same", qid, ctx2))
+    return out
+
+
 def load_all(data_dir: Path) -> list[QAItem]:
     """CMRC 2018 and DRCD dev sets from ``data_dir`` (either may be absent)."""
     items: list[QAItem] = []

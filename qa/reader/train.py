@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 
 from qa.embed import resolve_model
-from qa.reader.data import Example, build_examples, load_all, split_items
+from qa.reader.data import Example, build_examples, load_all, split_items, synthetic_examples
 from qa.reader.evaluate import separation, span_scores
 from qa.reader.model import (
     CONTEXT_CHARS,
@@ -79,6 +79,9 @@ class TrainConfig:
     dropout: float | None = None
     # keep the token embedding table (10.8M of the 24M weights) at m3e-small's values
     freeze_embeddings: bool = False
+    # cloze questions per training paragraph, made from its numbers and dates (0: none; tried
+    # with 3 and not shipped: MODEL_CARD.md)
+    synthetic: int = 0
     # examples are built once per data, seed and recipe and kept here (jieba tagging is slow)
     cache: Path = Path("embeddings/reader-examples")
     extra: dict[str, Any] = field(default_factory=dict)
@@ -324,7 +327,7 @@ def prepare(cfg: TrainConfig) -> Prepared:
     key = hashlib.sha256()
     for f in [*files, Path(data_module.__file__)]:
         key.update(f.read_bytes() if f.is_file() else b"-")
-    key.update(f"{cfg.seed}/{cfg.val_questions}".encode())
+    key.update(f"{cfg.seed}/{cfg.val_questions}/{cfg.synthetic}".encode())
     cached = cfg.cache / f"examples-{key.hexdigest()[:16]}.pkl"
     if cached.is_file():
         try:
@@ -342,7 +345,8 @@ def prepare(cfg: TrainConfig) -> Prepared:
     val_items = splits["val"][: cfg.val_questions]
     prepared = Prepared(
         counts={k: len(v) for k, v in splits.items()},
-        train_ex=build_examples(splits["train"], seed=cfg.seed),
+        train_ex=build_examples(splits["train"], seed=cfg.seed)
+        + synthetic_examples(splits["train"], cfg.synthetic, seed=cfg.seed),
         val_items=val_items,
         val_ex=build_examples(val_items, seed=cfg.seed + 1, swap_pool=splits["train"]),
     )
