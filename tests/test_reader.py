@@ -171,11 +171,15 @@ class TestData:
             answer = x.sentence[x.start : x.end]
             assert answer.endswith("年") and answer not in x.question
             assert "多少年" in x.question and "信访" not in x.sentence  # not the asked sentence
-        negatives = [x for x in examples if not x.answerable]
+        negatives = [x for x in examples if x.kind == "same"]
         assert len(negatives) == len(positives)
         for neg in negatives:
             pos = next(x for x in positives if x.qid == neg.qid)
             assert pos.sentence[pos.start : pos.end] not in neg.sentence
+        # near misses: the clause asks about another name or number, of the same sentence
+        for near in (x for x in examples if x.kind == "swapped"):
+            pos = next(x for x in positives if x.qid == near.qid)
+            assert near.sentence == pos.sentence and near.question != pos.question
         assert synthetic_examples(items, 0, seed=1) == []
 
     def test_split_is_by_document_and_stable(self) -> None:
