@@ -12,6 +12,10 @@ sentence does not answer":
   replaced by another one the paragraph never mentions, asked of the positive sentence (the fact
   asked for is absent: the near miss).
 
+``synthetic_examples`` adds cloze questions (``cloze``) made from the numbers and dates of
+sentences no question asks about, each with a ``same`` negative and a ``swapped`` near miss
+(``qa train-reader --synthetic N``; measured, not in the shipped recipe).
+
 Traditional text (DRCD) is folded to simplified character by character, so offsets are unchanged.
 Documents, not questions, are split into train / validation / test, so no paragraph is seen in
 training and scored in evaluation.
