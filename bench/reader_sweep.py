@@ -95,9 +95,15 @@ def soup(runs: Path, names: list[str]) -> dict[str, Any]:
     from transformers import AutoModel
 
     from qa.embed import resolve_model
-    from qa.reader.evaluate import separation, span_scores
     from qa.reader.model import PairEncoder
-    from qa.reader.train import ReaderNet, TorchReader, TrainConfig, pick_device, prepare
+    from qa.reader.train import (
+        ReaderNet,
+        TorchReader,
+        TrainConfig,
+        pick_device,
+        prepare,
+        validation_reading,
+    )
 
     prep = prepare(TrainConfig(seed=13))
     device = pick_device("auto")
@@ -119,14 +125,9 @@ def soup(runs: Path, names: list[str]) -> dict[str, Any]:
         net.load_state_dict(
             {k: sum(states[m][k].float() for m in members) / len(members) for k in states[names[0]]}
         )
-        spans = span_scores(reader.read, prep.val_items)
-        sep = separation(reader.read_pairs, prep.val_ex)
         results[label] = {
             "members": members,
-            "val_em": spans["em"],
-            "val_f1": spans["f1"],
-            **sep,
-            "score": round(spans["f1"] / 100 + sep["auc_all"], 4),
+            **validation_reading(reader, prep.val_items, prep.val_ex),
         }
         print(label, json.dumps(results[label]), flush=True)
     return results

@@ -325,8 +325,10 @@ def synthetic_examples(items: Sequence[QAItem], per_paragraph: int, seed: int) -
     Each is a positive pair with its sentence, a ``same`` negative (the paragraph's sentence
     that shares most characters with it but not the answer) and, where the clause names
     something to swap, a ``swapped`` near miss asked of the same sentence."""
+    if per_paragraph <= 0:
+        return []
     rng = random.Random(seed)
-    swapper = _Swapper(items) if per_paragraph > 0 else None
+    swapper = _Swapper(items)
     by_paragraph: dict[tuple[str, str], list[QAItem]] = defaultdict(list)
     for item in items:
         by_paragraph[(item.title, item.context)].append(item)
@@ -353,11 +355,10 @@ def synthetic_examples(items: Sequence[QAItem], per_paragraph: int, seed: int) -
             qid = f"cloze-{hashlib.sha1(f'{title}{s}{a}'.encode()).hexdigest()[:10]}"
             ctx = left_context(title, context, s)
             out.append(Example(question, sent, a, b, "cloze", qid, ctx))
-            if swapper is not None:
-                cloze = QAItem(qid, question, context, title, ((answer, s + a),), "cloze")
-                near = swapper.swap(cloze, sent, rng)
-                if near:
-                    out.append(Example(near, sent, -1, -1, "swapped", qid, ctx))
+            cloze = QAItem(qid, question, context, title, ((answer, s + a),), "cloze")
+            near = swapper.swap(cloze, sent, rng)
+            if near:
+                out.append(Example(near, sent, -1, -1, "swapped", qid, ctx))
             others = [(s2, e2) for s2, e2 in units if s2 != s and answer not in context[s2:e2]]
             if others:
                 s2, e2 = max(others, key=lambda u: _overlap(question, context[u[0] : u[1]]))

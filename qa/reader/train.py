@@ -265,6 +265,7 @@ class TorchReader:
         torch = _torch()
         out: list[Reading] = []
         self.net.eval()
+        device = next(self.net.parameters()).device
         with torch.no_grad():
             for s in range(0, len(sentences), 64):
                 batch = self.encoder(
@@ -272,7 +273,6 @@ class TorchReader:
                     sentences[s : s + 64],
                     contexts[s : s + 64] if contexts is not None and self.context else None,
                 )
-                device = next(self.net.parameters()).device
                 tensors = [torch.from_numpy(a).to(device) for a in batch.feed().values()]
                 has, start, end = (t.cpu().numpy() for t in forward(self.net, tensors, self.bf16))
                 out.extend(readings(has, start, end, batch))
@@ -356,6 +356,21 @@ def prepare(cfg: TrainConfig) -> Prepared:
         pickle.dump(prepared, fh, protocol=pickle.HIGHEST_PROTOCOL)
     os.replace(tmp, cached)
     return prepared
+
+
+def validation_reading(
+    reader: TorchReader, val_items: Sequence[Any], val_ex: Sequence[Example]
+) -> dict[str, Any]:
+    """Span EM/F1 on the validation questions, "no answer" AUCs on their pairs, and the
+    selection score: span F1 plus how well "no answer" separates (both matter to the service)."""
+    spans = span_scores(reader.read, val_items)
+    sep = separation(reader.read_pairs, val_ex)
+    return {
+        "val_em": spans["em"],
+        "val_f1": spans["f1"],
+        **sep,
+        "score": round(spans["f1"] / 100 + sep["auc_all"], 4),
+    }
 
 
 def train(cfg: TrainConfig) -> dict[str, Any]:
@@ -455,17 +470,11 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
 
     def validate() -> dict[str, Any]:
         t0 = time.monotonic()
-        spans = span_scores(reader.read, val_items)
-        sep = separation(reader.read_pairs, val_ex)
-        # selection: span F1 plus how well "no answer" separates (both matter to the service)
-        score = spans["f1"] / 100 + sep["auc_all"]
+        reading = validation_reading(reader, val_items, val_ex)
         row = {
             "step": step,
             "epoch": round(step / per_epoch, 2),
-            "val_em": spans["em"],
-            "val_f1": spans["f1"],
-            **sep,
-            "score": round(score, 4),
+            **reading,
             "seconds": round(time.monotonic() - t0, 1),
         }
         net.train()
