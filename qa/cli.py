@@ -10,10 +10,15 @@ import sys
 from collections import Counter
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from qa.config import Settings
 from qa.errors import QAError
+
+if TYPE_CHECKING:
+    from qa.embed import Embedder
+    from qa.evaluate import Question
+    from qa.search import Searcher
 
 
 def _print_json(obj: Any) -> None:
@@ -173,11 +178,51 @@ def cmd_search(args: argparse.Namespace) -> int:
     return 0
 
 
+def squad_set(
+    s: Settings,
+    embedder: Embedder,
+    path: Path,
+    split: str = "all",
+    skipped: Counter[str] | None = None,
+) -> tuple[Searcher, list[Question]]:
+    """A SQuAD-style file as an evaluation set: each paragraph indexed as one article (a separate
+    index per data set and model, so a re-run reuses every embedding), and its questions, only
+    those of the reader's ``split`` unless "all"."""
+    from qa import evaluate, service
+    from qa.indexer import build
+
+    if not path.exists():
+        raise QAError(f"{path} not found")
+    articles, questions = evaluate.load_squad(path, Counter() if skipped is None else skipped)
+    if split != "all":
+        from qa.reader.data import heldout_split
+
+        titles = {a.id: a.title for a in articles}
+        questions = [
+            q for q in questions if heldout_split(path, titles[q.article_id or ""]) == split
+        ]
+    safe_model = "".join(c if c.isalnum() else "_" for c in s.model)
+    index_dir = s.index_dir.parent / "eval" / f"{path.stem}-{safe_model}"
+    report = build(
+        articles,
+        index_dir,
+        embedder,
+        prune=True,
+        passage_min=s.passage_min,
+        passage_max=s.passage_max,
+        multilingual=service.multilingual(s),
+        multilingual_limit=service.multilingual_limit(s),
+    )
+    print(report.summary(), file=sys.stderr)
+    # evaluation sets always use the folder store, one per data set (the service's own store is
+    # left alone)
+    return service.searcher(replace(s, store="files"), embedder, index_dir), questions
+
+
 def cmd_eval(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from qa import evaluate, service
-    from qa.indexer import build
 
     s = _settings(args)
     if bool(args.questions) == bool(args.squad):
@@ -186,35 +231,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     skipped: Counter[str] = Counter()
     if args.squad:
         path = Path(args.squad)
-        if not path.exists():
-            raise QAError(f"{path} not found")
-        articles, questions = evaluate.load_squad(path, skipped)
-        if args.split != "all":
-            from qa.reader.data import heldout_split
-
-            titles = {a.id: a.title for a in articles}
-            questions = [
-                q
-                for q in questions
-                if heldout_split(path, titles[q.article_id or ""]) == args.split
-            ]
-        # A separate index per data set and model, so a re-run reuses every embedding.
-        safe_model = "".join(c if c.isalnum() else "_" for c in s.model)
-        index_dir = s.index_dir.parent / "eval" / f"{path.stem}-{safe_model}"
-        report = build(
-            articles,
-            index_dir,
-            embedder,
-            prune=True,
-            passage_min=s.passage_min,
-            passage_max=s.passage_max,
-            multilingual=service.multilingual(s),
-            multilingual_limit=service.multilingual_limit(s),
-        )
-        print(report.summary(), file=sys.stderr)
-        # evaluation sets always use the folder store, one per data set (the service's own
-        # store is left alone)
-        searcher = service.searcher(replace(s, store="files"), embedder, index_dir)
+        searcher, questions = squad_set(s, embedder, path, args.split, skipped)
         name = path.name
     else:
         questions = evaluate.load_questions(Path(args.questions), skipped)

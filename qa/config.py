@@ -102,6 +102,9 @@ class Settings:
     reader: str = "auto"
     # Override of the bundle's calibrated "not found" threshold (a probability), when set.
     reader_threshold: float | None = None
+    # When the reader stops reading candidate sentences (``qa.reader.answerer.STOP_MARGIN``, when
+    # unset): 1.0 reads on until no unread sentence could outrank the best, lower stops sooner.
+    reader_stop_margin: float | None = None
     # Base URL of citation permalinks behind a proxy (else the request's own), and how signed links
     # (issued when API keys are set) are made: their secret (derived from the keys when empty)
     # and how many days they open the article page.
@@ -157,6 +160,7 @@ class Settings:
             reload_seconds=float(_env("RELOAD_SECONDS", str(d.reload_seconds))),
             reader=_env("READER", d.reader),
             reader_threshold=_float_or_none("READER_THRESHOLD"),
+            reader_stop_margin=_float_or_none("READER_STOP_MARGIN"),
             store=_choice("STORE", d.store, ("files", "milvus")),
             milvus_uri=_env("MILVUS_URI", d.milvus_uri),
             milvus_token=_env("MILVUS_TOKEN", ""),

@@ -381,6 +381,19 @@ class TestLoading:
     def test_off_means_heuristic(self, searcher) -> None:
         assert load_answerer(Settings(reader="off"), searcher).method == "heuristic"
 
+    def test_stop_margin_comes_from_the_settings(
+        self, searcher, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        from qa.reader.answerer import STOP_MARGIN
+
+        a = load_answerer(Settings(), searcher)
+        assert isinstance(a, ReaderAnswerer) and a.stop_margin == STOP_MARGIN
+        a = load_answerer(Settings(reader_stop_margin=1.0), searcher)
+        assert isinstance(a, ReaderAnswerer) and a.stop_margin == 1.0
+        monkeypatch.setenv("QA_READER_STOP_MARGIN", "1.5")
+        with pytest.raises(ValueError, match="QA_READER_STOP_MARGIN must be between 0 and 1"):
+            Settings.from_env()
+
 
 def _hit(article_index: int, start: int = 0) -> Hit:
     a = ARTICLES[article_index]
@@ -474,6 +487,42 @@ class TestAnswerer:
     def test_candidates_are_bounded(self) -> None:
         hits = [_hit(i) for i in range(3)]
         assert 0 < len(candidates("嘉禾县满意率", hits, limit=2)) <= 2
+
+    def test_reading_stops_once_no_unread_sentence_could_outrank(self) -> None:
+        """Sentences are read one at a time, best first by the cheap prior: a sure reading of the
+        asked kind ends the reading; an unsure one, or one of the wrong kind, reads all six."""
+        from qa.reader.answerer import READ_CANDIDATES
+
+        class Counting(FakeReader):
+            def __init__(self, probability: float, wordy: bool = False) -> None:
+                self.probability = probability
+                self.wordy = wordy
+                self.runs: list[int] = []
+
+            def read(self, question, sentences, contexts=None):  # type: ignore[no-untyped-def]
+                self.runs.append(len(sentences))
+                if self.wordy:  # always the first two characters: no number
+                    return [Reading(self.probability, 0, 2) for _ in sentences]
+                spans = super().read(question, sentences, contexts)  # its first number
+                return [Reading(self.probability, r.start, r.end) for r in spans]
+
+        hits = [_hit(i) for i in range(3)]
+        question = "上海骑手公寓的租金"
+        assert len(candidates(question, hits)) >= READ_CANDIDATES
+        sure = Counting(0.99)
+        ranked = ReaderAnswerer(sure, threshold=0.1).read(question, hits)  # type: ignore[arg-type]
+        assert sure.runs == [1] and len(ranked) == 1
+        unsure = Counting(0.3)
+        ranked = ReaderAnswerer(unsure, threshold=0.1).read(question, hits)  # type: ignore[arg-type]
+        assert unsure.runs == [1] * READ_CANDIDATES and len(ranked) == READ_CANDIDATES
+        # a sure reading of the wrong kind (no number for "how many") reads on
+        wrong = Counting(0.99, wordy=True)
+        ReaderAnswerer(wrong, threshold=0.1).read("骑手公寓一共有多少套房源？", hits)  # type: ignore[arg-type]
+        assert wrong.runs == [1] * READ_CANDIDATES
+        # a margin of 2 is never met: every candidate is read
+        patient = Counting(0.99)
+        ReaderAnswerer(patient, threshold=0.1, stop_margin=2.0).read(question, hits)  # type: ignore[arg-type]
+        assert len(patient.runs) == READ_CANDIDATES
 
 
 def test_reader_module_has_no_torch_import() -> None:

@@ -50,6 +50,9 @@ def test_reader_picks_the_sentence_and_the_span() -> None:
     )
     assert out[0].probability > 0.5 > out[1].probability
     assert "375" in out[0].text("今年以来，武乡县共解决信访问题375件。")
+    # a sentence has one reading, whatever it is read with (int8 scales are set per run)
+    alone = reader.read("武乡县解决了多少件信访问题？", ["武乡县地处太行山区，风景秀丽。"])
+    assert alone[0] == out[1]
 
 
 def test_seed_questions_short_answers(seed_searcher: Searcher, seed_answerer) -> None:
@@ -65,7 +68,7 @@ def test_seed_questions_short_answers(seed_searcher: Searcher, seed_answerer) ->
                 assert hit.passage.text[slice(*hit.answer_span)] == ans.short_answer
             if hit.evidence_span:
                 assert hit.passage.text[slice(*hit.evidence_span)] in ans.text
-    # measured 90.6% found, 71.4% short answers holding the gold string (bench/RESULTS.md)
+    # measured 90.6% found, 69.6% short answers holding the gold string (bench/RESULTS.md)
     assert found >= 0.88 * len(questions)
     assert short >= 0.55 * len(questions)
 
