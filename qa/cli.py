@@ -311,6 +311,7 @@ def cmd_train_reader(args: argparse.Namespace) -> int:
         device=args.device,
         dropout=args.dropout,
         freeze_embeddings=args.freeze_embeddings,
+        layers=args.layers,
         base_model=args.base_model,
         synthetic=args.synthetic,
     )
@@ -318,6 +319,8 @@ def cmd_train_reader(args: argparse.Namespace) -> int:
         raise QAError("--budget-minutes and --epochs must be positive")
     if cfg.synthetic < 0:
         raise QAError("--synthetic must be 0 or more")
+    if cfg.layers < 0:
+        raise QAError("--layers must be 0 (all) or more")
     if cfg.dropout is not None and not 0 <= cfg.dropout < 1:
         raise QAError("--dropout must be at least 0 and below 1")
     summary = train(cfg)
@@ -520,6 +523,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     tr.add_argument(
         "--dropout", type=float, default=None, help="encoder dropout (default: the base model's)"
+    )
+    tr.add_argument(
+        "--layers",
+        type=int,
+        default=0,
+        help="keep only the encoder's first N layers (0: all; a shallower reader reads faster)",
     )
     tr.add_argument(
         "--freeze-embeddings",

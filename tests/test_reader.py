@@ -576,3 +576,40 @@ def test_training_examples_are_built_once_per_data_and_seed(tmp_path: Path) -> N
     assert len(list((tmp_path / "cache").glob("examples-*.pkl"))) == 2
     cached.write_bytes(b"not a pickle")  # a damaged cache is rebuilt, not fatal
     assert prepare(cfg).train_ex == first.train_ex
+
+
+@pytest.mark.model
+def test_a_tiny_training_run_exports_a_shallower_reader(tmp_path: Path) -> None:
+    """`qa train-reader --layers 2` on a few pairs: the real m3e-small, a few steps, the ONNX
+    export and its int8 copy; the bundle loads and reads, and records what it was trained as."""
+    pytest.importorskip("torch")
+    from qa.reader.train import TrainConfig, train
+
+    data = tmp_path / "data"
+    data.mkdir()
+    _squad(tmp_path).rename(data / "cmrc2018_dev.json")
+    out = tmp_path / "bundle"
+    cfg = TrainConfig(
+        data_dir=data,
+        out=out,
+        work=tmp_path / "work",
+        cache=tmp_path / "cache",
+        val_questions=5,
+        epochs=1.0,
+        batch_size=8,
+        max_examples=16,
+        layers=2,
+        threads=2,
+        device="cpu",
+    )
+    train(cfg)
+    meta = json.loads((out / "meta.json").read_text(encoding="utf-8"))
+    assert meta["trained"]["config"]["layers"] == "2"
+    reader = reader_model.Reader(out)
+    (reading,) = reader.read("武乡县解决了多少件信访问题？", ["武乡县共解决信访问题375件。"])
+    assert 0.0 <= reading.probability <= 1.0
+    import onnx
+
+    graph = onnx.load(str(reader.graph))
+    ops = [n.op_type for n in graph.graph.node]
+    assert ops.count("Softmax") == 2  # one attention softmax per layer kept
