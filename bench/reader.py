@@ -315,7 +315,8 @@ def model_card(meta: dict[str, Any], results: dict[str, Any]) -> str:
         "`多少分钟`, `15分钟` for `多少个`, a bare `300多` for `多少钱`, a year for `多少起`, a head count for `押金多少`, or words of the question itself: `恩平` for `恩平…在哪个体育馆`) is not an answer, unless a "
         "runner-up within 6 logits is exactly what was asked (a quantity in the unit named, a "
         "person's name); a span that ends in a number keeps its unit and qualifier (`近5万人`, "
-        "`200余名`). See `qa/reader/answerer.py`.",
+        "`200余名`), and a span cut through a quotation takes what the marks enclose (`“大季存银行` -> "
+        "`大季存银行，小季支日常`). See `qa/reader/answerer.py`.",
         "",
         "## Data and split",
         "",

@@ -255,6 +255,24 @@ class TestSpans:
         assert complete_quantity(s, a, a + 2) == (a, a + 2)
         assert complete_quantity(s, -1, -1) == (-1, -1)
 
+    def test_a_span_cut_through_a_quotation_takes_what_the_marks_enclose(self) -> None:
+        from qa.reader.spans import complete_quote
+
+        s = "形成了“大季存银行，小季支日常”的模式，按《工会法》规定办理。"
+        for cut, whole in [
+            ("“大季存银行", "大季存银行，小季支日常"),  # the opening mark only
+            ("小季支日常”", "大季存银行，小季支日常"),  # the closing mark only
+            ("《工会法", "工会法"),
+            ("“大季存银行，小季支日常”", "“大季存银行，小季支日常”"),  # whole: left alone
+            ("的模式", "的模式"),
+        ]:
+            a = s.index(cut)
+            b, e = complete_quote(s, a, a + len(cut))
+            assert s[b:e] == whole
+        far = "“" + "很" * 40 + "”"  # the other mark out of reach: the mark alone is dropped
+        assert far[slice(*complete_quote(far, 0, 5))] == "很" * 4
+        assert complete_quote(s, -1, -1) == (-1, -1)
+
     def test_the_span_of_the_asked_kind_and_unit_is_chosen(self) -> None:
         """Among the reader's close runners-up: a number for "how many", in the unit asked."""
         from qa.reader.spans import choose, span_fits

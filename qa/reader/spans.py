@@ -9,7 +9,8 @@ the first (by the reader's score) that is
   name for "who";
 - in the unit asked for, when the question names one (``多少户`` wants a span in 户);
 
-is the answer. A quantity keeps its qualifier and unit (``complete_quantity``: 近5万人, 200余名).
+is the answer. A quantity keeps its qualifier and unit (``complete_quantity``: 近5万人, 200余名),
+and a span cut through a quotation takes what the marks enclose (``complete_quote``).
 """
 
 from __future__ import annotations
@@ -289,13 +290,38 @@ def complete_quantity(sentence: str, start: int, end: int) -> tuple[int, int]:
     return start, end
 
 
+_PAIRS = {"“": "”", "《": "》", "‘": "’", "「": "」", "『": "』"}
+_CLOSERS = {v: k for k, v in _PAIRS.items()}
+# how far a quotation's other mark is looked for (a quoted name or title is short)
+_QUOTE_REACH = 24
+
+
+def complete_quote(sentence: str, start: int, end: int) -> tuple[int, int]:
+    """A span cut through a quotation (``“大季存银行`` of ``“大季存银行，小季支日常”``) widened to
+    what the marks enclose, without them; a span that holds a whole quotation is left alone."""
+    if start < 0 or end <= start:
+        return start, end
+    span = sentence[start:end]
+    opener, closer = span[0], span[-1]
+    if opener in _PAIRS and _PAIRS[opener] not in span:
+        j = sentence.find(_PAIRS[opener], end, end + _QUOTE_REACH)
+        return start + 1, (j if j >= 0 else end)
+    if closer in _CLOSERS and _CLOSERS[closer] not in span:
+        i = sentence.rfind(_CLOSERS[closer], max(0, start - _QUOTE_REACH), start)
+        return (i + 1 if i >= 0 else start), end - 1
+    return start, end
+
+
 def choose(question: str, sentence: str, reading: Reading) -> Reading:
     """The reading with the span that best answers what the question asks (see the module)."""
     if reading.start < 0:
         return reading
     best = (reading.start, reading.end, reading.span_score)
     spans = [best, *(a for a in reading.alternatives if a[2] >= best[2] - MARGIN and a != best)]
-    completed = [(*complete_quantity(sentence, s, e), score) for s, e, score in spans]
+    completed = [
+        (*complete_quantity(sentence, *complete_quote(sentence, s, e)), score)
+        for s, e, score in spans
+    ]
     units = asked_unit(question)
     options = []
     for rank, (s, e, score) in enumerate(completed):
