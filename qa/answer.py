@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Literal, Protocol
 
 import numpy as np
@@ -69,13 +70,18 @@ def is_follow_up(question: str) -> bool:
     return bool(_FOLLOW_UP.match(core)) or len(core) <= 6 or core.endswith("呢")
 
 
+@lru_cache(maxsize=8192)
+def _words(text: str) -> frozenset[str]:
+    # passages and their sentences come back question after question: tokenized once
+    return frozenset(tokenize(text))
+
+
 def term_coverage(query: str | frozenset[str], text: str) -> float:
     """Share of the query's content words (or of a precomputed set of them) found in the text."""
     terms = query if isinstance(query, frozenset) else frozenset(tokenize(query))
     if not terms:
         return 0.0
-    haystack = set(tokenize(text))
-    return len(terms & haystack) / len(terms)
+    return len(terms & _words(text)) / len(terms)
 
 
 def is_relevant(question: str, hits: Sequence[Hit]) -> bool:
