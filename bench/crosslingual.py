@@ -31,7 +31,13 @@ import numpy as np
 from bench.reader import half, rows
 from qa import service
 from qa.config import ROOT, Settings
-from qa.crosslingual import CrossLingualAnswerer, byline_hit, quoted, sentence_score
+from qa.crosslingual import (
+    CrossLingualAnswerer,
+    byline_hit,
+    lacks_asked_quantity,
+    quoted,
+    sentence_score,
+)
 from qa.evaluate import compact, fold
 from qa.indexer import build
 from qa.ingest import ingest
@@ -203,11 +209,14 @@ def pick(f: dict[str, Any], bonus: dict[str, float], gate_w: float) -> dict[str,
     if f.get("byline") is not None:  # answered from the byline: found, and holds it or not
         ok = holds(f["row"].get("answer", ""), f["byline"])
         return {**out, "sentence": float("inf"), "best_holds": ok, "quote_holds": ok}
+    quotes = quoted(ranked)
     return {
         **out,
         "sentence": ranked[0].score if ranked else 0.0,
         "best_holds": bool(ranked) and holds_of[id(ranked[0])],
-        "quote_holds": any(holds_of[id(c)] for c in quoted(ranked)),
+        "quote_holds": any(holds_of[id(c)] for c in quotes),
+        # asked for money, people or a year, and the quotes hold none: not found
+        "lacks": lacks_asked_quantity(f["row"]["question"], [c.text for c in quotes]),
     }
 
 
@@ -215,7 +224,7 @@ def decide(p: dict[str, Any], gate: float, found: float) -> str:
     """What the answerer does: "found", "near_miss" or "off_topic"."""
     if p["relevance"] < gate:
         return "off_topic"
-    return "found" if p["sentence"] >= found else "near_miss"
+    return "found" if p["sentence"] >= found and not p.get("lacks") else "near_miss"
 
 
 def rates(picks: list[dict[str, Any]], gate: float, found: float) -> dict[str, Any]:

@@ -219,7 +219,7 @@ class TestAnswers:
         assert a._anchors is anchors
 
     def test_english_question_quotes_the_chinese_evidence(self, ml_searcher: Searcher) -> None:
-        q = "What is the monthly rent of the Shanghai apartment?"
+        q = "Where is the Shanghai apartment for riders?"
         ans = answerer(ml_searcher).answer(q, ml_searcher.search(q, 3))
         assert ans.found and ans.language == "en" and ans.short_answer is None
         assert ans.text.startswith(FRAMING["lead"])
@@ -250,6 +250,23 @@ class TestAnswers:
         from qa.answer import markdown
 
         assert "**Related passages**" in markdown(ans)
+
+    def test_a_quote_without_the_asked_quantity_is_a_near_miss(self) -> None:
+        """Asked for money, people or a year, a quote that holds none does not answer."""
+        from qa.crosslingual import lacks_asked_quantity
+
+        rent = "How much is the monthly rent of the riders' apartment?"
+        assert lacks_asked_quantity(rent, ["骑手公寓位于普陀区，交通便利。"])
+        assert not lacks_asked_quantity(rent, ["月租金在550元～950元不等。", "交通便利。"])
+        people = "How many delivery workers live in the apartments?"
+        assert lacks_asked_quantity(people, ["骑手公寓面向外卖骑手。"])
+        assert not lacks_asked_quantity(people, ["300余名外卖小哥将入住。"])
+        assert lacks_asked_quantity("In what year did the palace open?", ["工人文化宫建成。"])
+        assert not lacks_asked_quantity("In what year did the palace open?", ["2019年建成。"])
+        # other questions, and amounts of other things, are not held to it
+        assert not lacks_asked_quantity("Which district is it in?", ["位于普陀区。"])
+        assert not lacks_asked_quantity("How many stations are there?", ["共建成站点。"])
+        assert not lacks_asked_quantity("How much time did it take?", ["历时两个月。"])
 
     def test_off_topic_is_refused_in_both_languages_before_reading(
         self, ml_searcher: Searcher
