@@ -147,7 +147,8 @@ _DIGIT = re.compile(r"[0-9０-９一二三四五六七八九十百千万亿两]+
 # misses ask for one of these (a fee, a head count the paper does not give) and got a quote that
 # names the same people and place without the number.
 _ASKS_MONEY = re.compile(
-    r"\bhow much\b(?! time)|\b(what|how large|how big|maximum|minimum|highest|lowest)\b.*"
+    r"\bhow much (money|did|does|do|is|was|were|will|has|have)\b|"
+    r"\b(what|how much|how large|how big|maximum|minimum|highest|lowest)\b.*"
     r"\b(price|cost|fee|deposit|rent|payout|salary|wage|funding|budget|premium)s?\b",
     re.IGNORECASE,
 )

@@ -267,6 +267,8 @@ class TestAnswers:
         assert not lacks_asked_quantity("Which district is it in?", ["位于普陀区。"])
         assert not lacks_asked_quantity("How many stations are there?", ["共建成站点。"])
         assert not lacks_asked_quantity("How much time did it take?", ["历时两个月。"])
+        assert not lacks_asked_quantity("How much farmland was reclaimed?", ["复垦1000亩。"])
+        assert lacks_asked_quantity("How much state funding came with it?", ["获批示范基地。"])
 
     def test_off_topic_is_refused_in_both_languages_before_reading(
         self, ml_searcher: Searcher
