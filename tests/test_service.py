@@ -96,6 +96,8 @@ class TestRest:
             ({"query": "x" * 2001}, "2000"),
             ({"messages": []}, "messages"),
             ({"messages": [{"role": "bot", "content": "hi"}]}, "role"),
+            ({"query": "？？？"}, "a word or a number"),
+            ({"messages": [{"role": "user", "content": "。。。!!"}]}, "a word or a number"),
         ],
     )
     def test_bad_bodies(self, client: TestClient, body: dict, needle: str) -> None:
@@ -103,6 +105,12 @@ class TestRest:
         r = client.post(url, json=body)
         assert r.status_code == 422
         assert needle in r.json()["detail"]
+
+    def test_only_punctuation_is_refused_on_the_openai_route_too(self, client: TestClient) -> None:
+        r = client.post(
+            "/v1/chat/completions", json={"messages": [{"role": "user", "content": "？？？"}]}
+        )
+        assert r.status_code == 400 and "a word or a number" in r.json()["detail"]
 
     def test_malformed_json_and_content_type(self, client: TestClient) -> None:
         r = client.post(

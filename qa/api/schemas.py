@@ -11,6 +11,13 @@ from qa.errors import BadRequest
 from qa.search import MAX_TOP_K
 
 MAX_QUESTION_CHARS = 2000
+NO_WORDS = "must contain a word or a number, not only punctuation or symbols"
+
+
+def has_words(text: str) -> bool:
+    """Whether the text holds a letter, a Han character, kana or a digit (``？？？`` and ``😀`` do
+    not: there is nothing to search for)."""
+    return any(c.isalnum() for c in text)
 
 
 class SearchRequest(BaseModel):
@@ -24,6 +31,8 @@ class SearchRequest(BaseModel):
     def not_blank(cls, v: str) -> str:
         if not v.strip():
             raise ValueError("query must not be blank")
+        if not has_words(v):
+            raise ValueError(f"query {NO_WORDS}")
         return v
 
 
@@ -43,6 +52,8 @@ class ChatRequest(BaseModel):
         users = [m for m in v if m.role == "user"]
         if not users or not users[-1].content.strip():
             raise ValueError("messages must end with a non-empty user question")
+        if not has_words(users[-1].content):
+            raise ValueError(f"the question {NO_WORDS}")
         return v
 
 
@@ -102,4 +113,6 @@ def to_messages(msgs: list[ChatMessage] | list[OpenAIMessage]) -> list[answering
         raise BadRequest("this service answers text questions; the last message has no text part")
     if not out or out[-1].role != "user" or not out[-1].content.strip():
         raise BadRequest("messages must end with a non-empty user question")
+    if not has_words(out[-1].content):
+        raise BadRequest(f"the question {NO_WORDS}")
     return out
