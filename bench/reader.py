@@ -162,7 +162,7 @@ def plot(cal: dict[str, Any], path: Path) -> None:
 
 
 class CountingReader:
-    """The reader, counting the sentences it reads per call (``ReaderAnswerer.read``'s rounds)."""
+    """The reader, counting the sentences it is asked to read."""
 
     def __init__(self, reader: Reader) -> None:
         self.reader = reader
@@ -176,18 +176,21 @@ class CountingReader:
         return self.reader.read(question, sentences, contexts)
 
 
+def sentences_read(answerer: ReaderAnswerer, searcher: Searcher, questions: list[str]) -> float:
+    """Sentences the answerer reads per question that reaches the reader (not refused by the
+    retrieval gate, not answered from a byline)."""
+    counting = CountingReader(answerer.reader)
+    probe = ReaderAnswerer(counting, answerer.threshold, answerer.stop_margin)  # type: ignore[arg-type]
+    read = [best_probability(probe, searcher, q) for q in questions]
+    return counting.sentences / max(1, sum(0 <= p <= 1 for p in read))
+
+
 def end_to_end(answerer: ReaderAnswerer, searcher: Searcher) -> dict[str, Any]:
     questions = load_questions(DATA / "seed_questions.jsonl")
-    counting = CountingReader(answerer.reader)
-    read = ReaderAnswerer(counting, answerer.threshold)  # type: ignore[arg-type]
-    calls = 0
-    for q in questions:
-        hits = searcher.search(q.question, top_k=3)
-        if is_relevant(q.question, hits) and byline_answer(q.question, hits) is None:
-            read.read(q.question, hits)
-            calls += 1
     report = evaluate_answers(searcher, answerer, questions)
-    report["sentences_read"] = round(counting.sentences / max(1, calls), 2)
+    report["sentences_read"] = round(
+        sentences_read(answerer, searcher, [q.question for q in questions]), 2
+    )
     tests = [q for q in questions if half(q.question) == "test"]
     report["test_half"] = {
         k: v for k, v in evaluate_answers(searcher, answerer, tests).items() if k != "misses"

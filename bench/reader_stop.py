@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from bench.reader import DATA, OUT, best_probability, rows
+from bench.reader import DATA, OUT, best_probability, rows, sentences_read
 from qa.cli import squad_set
 from qa.config import ROOT, Settings
 from qa.evaluate import Question, evaluate_answers, load_questions
@@ -32,15 +32,13 @@ MARGINS = [0.5, 0.7, 0.8, 0.9, 1.0]
 ALL = 99.0  # a margin never met: all six are read
 
 
-class CountingReader:
-    """The reader, with its readings kept (every margin reads the same sentences again) and the
-    sentences asked for counted."""
+class CachedReader:
+    """The reader, each sentence's reading kept: every margin reads the same sentences again."""
 
     def __init__(self, reader: Reader) -> None:
         self.reader = reader
         self.threshold = reader.threshold
         self.cache: dict[tuple[str, str, str], Reading] = {}
-        self.sentences = 0
 
     def read(self, question: str, sentences: list[str], contexts: list[str] | None = None) -> Any:
         extra = contexts if contexts is not None else [""] * len(sentences)
@@ -49,20 +47,11 @@ class CountingReader:
             if (question, s, c) not in self.cache:
                 self.cache[question, s, c] = self.reader.read(question, [s], [c])[0]
             out.append(self.cache[question, s, c])
-        self.sentences += len(sentences)
         return out
 
 
-def sentences_read(
-    answerer: ReaderAnswerer, reader: CountingReader, searcher: Searcher, questions: list[str]
-) -> float:
-    reader.sentences = 0
-    read = [best_probability(answerer, searcher, q) for q in questions]
-    return reader.sentences / max(1, sum(0 <= p <= 1 for p in read))  # not gated, not a byline
-
-
 def measure(
-    reader: CountingReader,
+    reader: CachedReader,
     searcher: Searcher,
     questions: list[Question],
     margin: float,
@@ -72,7 +61,7 @@ def measure(
     row: dict[str, Any] = {
         "margin": None if margin == ALL else margin,
         "sentences_read": round(
-            sentences_read(answerer, reader, searcher, [q.question for q in questions]), 2
+            sentences_read(answerer, searcher, [q.question for q in questions]), 2
         ),
     }
     report = evaluate_answers(searcher, answerer, questions)
@@ -121,7 +110,7 @@ def main() -> None:
     args = ap.parse_args()
     settings = Settings.from_env()
     embedder = make_embedder(settings)
-    reader = CountingReader(Reader(Path(args.bundle)))
+    reader = CachedReader(Reader(Path(args.bundle)))
     margins = [ALL, *MARGINS]
     results: dict[str, list[dict[str, Any]]] = {}
     for name in ("cmrc2018_dev", "drcd_dev"):
