@@ -33,6 +33,7 @@ from qa.answer import NOT_FOUND, Answerer
 from qa.glossary import covered
 from qa.models import Answer, Hit
 from qa.multilingual import language, name_score, pinyin_grams, romanized_names
+from qa.reader.spans import counts_in
 from qa.search import Searcher
 from qa.text import reading_spans
 from qa.tokens import simplified
@@ -159,20 +160,19 @@ _ASKS_PEOPLE = re.compile(
     re.IGNORECASE,
 )
 _ASKS_YEAR = re.compile(r"\b(what|which) year\b", re.IGNORECASE)
-_AMOUNT = r"[0-9０-９.一二三四五六七八九十百千万亿两]+(?:余|多)?"
-_HOLDS = (
-    (_ASKS_MONEY, re.compile(_AMOUNT + r"(?:万|亿)?元")),
-    (_ASKS_PEOPLE, re.compile(_AMOUNT + r"(?:名|人|位)")),
-    (_ASKS_YEAR, re.compile(r"\d{4}年|[今去前]年")),
-)
+_YEAR = re.compile(r"\d{4}年|[今去前]年")
 
 
 def lacks_asked_quantity(question: str, quotes: Sequence[str]) -> bool:
-    """Whether the question asks for money, people or a year and none of the quotes holds one."""
+    """Whether the question asks for money, people or a year and none of the quotes holds one
+    (a number counted in 元, in 名 / 人 / 位: ``qa.reader.spans.counts_in``)."""
     text = "".join(quotes)
-    for asks, holds in _HOLDS:
-        if asks.search(question):
-            return holds.search(text) is None
+    if _ASKS_MONEY.search(question):
+        return not counts_in(text, "元")
+    if _ASKS_PEOPLE.search(question):
+        return not any(counts_in(text, u) for u in ("名", "人", "位"))
+    if _ASKS_YEAR.search(question):
+        return _YEAR.search(text) is None
     return False
 
 

@@ -268,7 +268,7 @@ def asked_unit(question: str) -> tuple[str, ...]:
     return _MONEY if _ASKS_MONEY.search(question) and _ASKS_COUNT.search(question) else ()
 
 
-def _counts_in(text: str, unit: str) -> bool:
+def counts_in(text: str, unit: str) -> bool:
     """Whether a number in the text is followed by the unit (1000张床位 counts in 张)."""
     return (
         re.search(r"[\d一二三四五六七八九十百千万亿两](?:余|多)?" + re.escape(unit), text)
@@ -328,7 +328,7 @@ def choose(question: str, sentence: str, reading: Reading) -> Reading:
         text = sentence[s:e].strip()
         if not text:
             continue
-        has_unit = any(_counts_in(text, u) for u in units)
+        has_unit = any(counts_in(text, u) for u in units)
         options.append((not span_fits(question, text), not has_unit, rank, s, e, score))
     if not options:
         return reading
