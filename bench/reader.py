@@ -180,7 +180,12 @@ def sentences_read(answerer: ReaderAnswerer, searcher: Searcher, questions: list
     """Sentences the answerer reads per question that reaches the reader (not refused by the
     retrieval gate, not answered from a byline)."""
     counting = CountingReader(answerer.reader)
-    probe = ReaderAnswerer(counting, answerer.threshold, answerer.stop_margin)  # type: ignore[arg-type]
+    probe = ReaderAnswerer(
+        counting,  # type: ignore[arg-type]
+        answerer.threshold,
+        answerer.stop_margin,
+        answerer.limit,
+    )
     read = [best_probability(probe, searcher, q) for q in questions]
     return counting.sentences / max(1, sum(0 <= p <= 1 for p in read))
 

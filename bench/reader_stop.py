@@ -23,12 +23,14 @@ from bench.reader import DATA, OUT, best_probability, rows, sentences_read
 from qa.cli import squad_set
 from qa.config import ROOT, Settings
 from qa.evaluate import Question, evaluate_answers, load_questions
-from qa.reader.answerer import ReaderAnswerer
+from qa.reader.answerer import READ_CANDIDATES, STOP_MARGIN, ReaderAnswerer
 from qa.reader.model import DEFAULT_BUNDLE, Reader, Reading
 from qa.search import Searcher
 from qa.service import embedder as make_embedder
 
 MARGINS = [0.5, 0.7, 0.8, 0.9, 1.0]
+# Fewer candidate sentences at most, at the default margin: a cap instead of a later stop.
+LIMITS = [5, 4, 3]
 ALL = 99.0  # a margin never met: all six are read
 
 
@@ -56,10 +58,12 @@ def measure(
     questions: list[Question],
     margin: float,
     near: list[str] | None = None,
+    limit: int = READ_CANDIDATES,
 ) -> dict[str, Any]:
-    answerer = ReaderAnswerer(reader, stop_margin=margin)  # type: ignore[arg-type]
+    answerer = ReaderAnswerer(reader, stop_margin=margin, limit=limit)  # type: ignore[arg-type]
     row: dict[str, Any] = {
         "margin": None if margin == ALL else margin,
+        "limit": limit,
         "sentences_read": round(
             sentences_read(answerer, searcher, [q.question for q in questions]), 2
         ),
@@ -83,9 +87,13 @@ def plot(results: dict[str, list[dict[str, Any]]], path: Path) -> None:
     for name, unordered in results.items():
         rows_ = sorted(unordered, key=lambda r: r["sentences_read"])
         xs = [r["sentences_read"] for r in rows_]
-        ax.plot(xs, [r["f1"] for r in rows_], marker="o", ms=4, label=name)
+        capped = name.endswith("capped")
+        style = {"ls": ":", "marker": "x"} if capped else {"marker": "o"}
+        ax.plot(xs, [r["f1"] for r in rows_], ms=4, label=name, **style)  # type: ignore[arg-type]
         for r in rows_:
             label = "all six" if r["margin"] is None else str(r["margin"])
+            if capped:
+                label = f"at most {r['limit']}"
             ax.annotate(
                 label,
                 (r["sentences_read"], r["f1"]),
@@ -93,7 +101,7 @@ def plot(results: dict[str, list[dict[str, Any]]], path: Path) -> None:
                 xytext=(3, 3),
                 textcoords="offset points",
             )
-    ax.set_xlabel("sentences read per question (a point per stop margin)")
+    ax.set_xlabel("sentences read per question (a point per stop margin, or cap at margin 0.5)")
     ax.set_ylabel("answer F1 (CMRC 2018 metric)")
     ax.set_title("When to stop reading: validation splits and seed questions")
     ax.grid(alpha=0.3)
@@ -120,13 +128,19 @@ def main() -> None:
             continue
         searcher, questions = squad_set(settings, embedder, path, "val")
         results[f"{name} val"] = [measure(reader, searcher, questions, m) for m in margins]
-        for row in results[f"{name} val"]:
+        results[f"{name} val, capped"] = [
+            measure(reader, searcher, questions, STOP_MARGIN, limit=n) for n in LIMITS
+        ]
+        for row in results[f"{name} val"] + results[f"{name} val, capped"]:
             print(name, json.dumps(row), flush=True)
     searcher = Searcher.open(settings.index_dir, embedder)
     seeds = load_questions(DATA / "seed_questions.jsonl")
     near = [r["question"] for r in rows(DATA / "near_miss.jsonl")]
     results["seed questions"] = [measure(reader, searcher, seeds, m, near) for m in margins]
-    for row in results["seed questions"]:
+    results["seed questions, capped"] = [
+        measure(reader, searcher, seeds, STOP_MARGIN, near, n) for n in LIMITS
+    ]
+    for row in results["seed questions"] + results["seed questions, capped"]:
         print("seeds", json.dumps(row), flush=True)
     OUT.mkdir(parents=True, exist_ok=True)
     out = {"bundle": args.bundle, "threshold": reader.threshold, "results": results}

@@ -55,6 +55,49 @@ def test_reader_picks_the_sentence_and_the_span() -> None:
     assert alone[0] == out[1]
 
 
+def test_readings_run_one_per_core() -> None:
+    """Concurrent requests wait their turn: no more readings run at once than there are cores,
+    and all of them get their reading."""
+    import os
+    import threading
+    import time
+
+    reader = Reader()
+    real = reader.session
+    running = peak = 0
+    lock = threading.Lock()
+
+    class Counting:
+        def run(self, names, feed):  # noqa: ANN001, ANN202
+            nonlocal running, peak
+            with lock:
+                running += 1
+                peak = max(peak, running)
+            time.sleep(0.01)
+            try:
+                return real.run(names, feed)
+            finally:
+                with lock:
+                    running -= 1
+
+    reader.session = reader.wide = Counting()
+    out: list = []
+    threads = [
+        threading.Thread(
+            target=lambda: out.extend(
+                reader.read("武乡县解决了多少件信访问题？", ["共解决375件。"])
+            )
+        )
+        for _ in range(8)
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(out) == 8 and len({r.start for r in out}) == 1
+    assert 1 <= peak <= (os.cpu_count() or 1)
+
+
 def test_seed_questions_short_answers(seed_searcher: Searcher, seed_answerer) -> None:
     questions = rows("seed_questions.jsonl")
     found = short = 0

@@ -111,10 +111,12 @@ class ReaderAnswerer:
         reader: Reader,
         threshold: float | None = None,
         stop_margin: float = STOP_MARGIN,
+        limit: int = READ_CANDIDATES,
     ) -> None:
         self.reader = reader
         self.threshold = reader.threshold if threshold is None else threshold
         self.stop_margin = stop_margin
+        self.limit = limit
         self.on_stage: Callable[[str, float], None] | None = None  # the service's metrics
 
     def warm(self) -> None:
@@ -125,7 +127,7 @@ class ReaderAnswerer:
     def read(self, question: str, hits: Sequence[Hit]) -> list[Candidate]:
         """The candidate sentences read, with their readings, best first: one at a time in the
         cheap prior's order, until no unread sentence could outrank the best (``STOP_MARGIN``)."""
-        cands = candidates(question, hits)
+        cands = candidates(question, hits, self.limit)
         if not cands:
             return []
         folded = simplified_aligned(question)

@@ -238,15 +238,20 @@ class Reader:
         self.graph = graph
         self._in_flight = 0
         self._count = threading.Lock()
+        # At most one reading per core runs at a time; the others wait their turn. Sixteen
+        # concurrent readings on two cores ran 15% fewer answers a second than two at a time
+        # (time slicing, and each run pulling the weights through the caches again).
+        self._slots = threading.BoundedSemaphore(cores)
 
     def logits(self, batch: Batch) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        # InferenceSession.run is thread-safe: concurrent requests run side by side
+        # InferenceSession.run is thread-safe: concurrent requests run side by side, one a core
         with self._count:
             alone = self._in_flight == 0
             self._in_flight += 1
         try:
             session = self.wide if alone else self.session
-            has, start, end = session.run(None, batch.feed())
+            with self._slots:
+                has, start, end = session.run(None, batch.feed())
         finally:
             with self._count:
                 self._in_flight -= 1
