@@ -234,6 +234,9 @@ def rates(picks: list[dict[str, Any]], gate: float, found: float) -> dict[str, A
 
     return {
         "answerable_found": share("answerable", lambda p: decide(p, gate, found) == "found"),
+        "answerable_past_gate": share(
+            "answerable", lambda p: decide(p, gate, found) != "off_topic"
+        ),
         "answer_quotes_fact": share(
             "answerable", lambda p: decide(p, gate, found) == "found" and p["quote_holds"]
         ),
@@ -276,7 +279,7 @@ def fit_thresholds(feats: list[dict[str, Any]]) -> dict[str, Any]:
     best_gate: tuple[float, float, list[float]] | None = None
     for gate_w in (0.0, 0.02, 0.03, 0.05):
         picks = [pick(f, bonus, gate_w) for f in cal]
-        ok = [g for g in gates if rates(picks, g, 0.0)["answerable_found"] >= 0.98]
+        ok = [g for g in gates if rates(picks, g, 0.0)["answerable_past_gate"] >= 0.98]
         if not ok:
             continue
         top = max(rates(picks, g, 0.0)["off_topic_refused"] for g in ok)

@@ -154,18 +154,25 @@ _ASKS_MONEY = re.compile(
     re.IGNORECASE,
 )
 _ASKS_PEOPLE = re.compile(
-    r"\bhow many (\S+ ){0,3}(people|persons?|person-times|workers|women|men|employees|riders|"
+    r"\bpopulation\b|\bhow many (\S+ ){0,3}(people|persons?|person-times|workers|women|men|employees|riders|"
     r"couriers|drivers|spectators|visitors|seekers|members|participants|students|volunteers|"
     r"residents|staff)\b",
     re.IGNORECASE,
 )
 _ASKS_YEAR = re.compile(r"\b(what|which) year\b", re.IGNORECASE)
+# Any other "how many": a number counted in one of Chinese's measure words (3家, 24名, 479个...).
+_ASKS_COUNT = re.compile(r"\bhow many\b|いくつ|何(件|個|回|社|か所|カ所)", re.IGNORECASE)
+_COUNT_UNITS = (
+    "人", "名", "位", "家", "个", "户", "次", "件", "场", "套", "张", "所", "项", "批", "届",
+    "座", "栋", "本", "份", "种", "类", "支", "篇", "部", "间", "处", "块", "起", "辆", "台",
+    "条", "期", "首", "盏",
+)  # fmt: skip
 _YEAR = re.compile(r"\d{4}年|[今去前]年")
 
 
 def lacks_asked_quantity(question: str, quotes: Sequence[str]) -> bool:
-    """Whether the question asks for money, people or a year and none of the quotes holds one
-    (a number counted in 元, in 名 / 人 / 位: ``qa.reader.spans.counts_in``)."""
+    """Whether the question asks for money, people, a year or a count and none of the quotes holds
+    one (a number counted in 元, in 名 / 人 / 位, in any measure word: ``qa.reader.spans.counts_in``)."""
     text = "".join(quotes)
     if _ASKS_MONEY.search(question):
         return not counts_in(text, "元")
@@ -173,6 +180,8 @@ def lacks_asked_quantity(question: str, quotes: Sequence[str]) -> bool:
         return not any(counts_in(text, u) for u in ("名", "人", "位"))
     if _ASKS_YEAR.search(question):
         return _YEAR.search(text) is None
+    if _ASKS_COUNT.search(question):
+        return not any(counts_in(text, u) for u in _COUNT_UNITS)
     return False
 
 

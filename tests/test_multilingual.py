@@ -252,7 +252,7 @@ class TestAnswers:
         assert "**Related passages**" in markdown(ans)
 
     def test_a_quote_without_the_asked_quantity_is_a_near_miss(self) -> None:
-        """Asked for money, people or a year, a quote that holds none does not answer."""
+        """Asked for money, people, a year or a count, a quote that holds none does not answer."""
         from qa.crosslingual import lacks_asked_quantity
 
         rent = "How much is the monthly rent of the riders' apartment?"
@@ -263,9 +263,13 @@ class TestAnswers:
         assert not lacks_asked_quantity(people, ["300余名外卖小哥将入住。"])
         assert lacks_asked_quantity("In what year did the palace open?", ["工人文化宫建成。"])
         assert not lacks_asked_quantity("In what year did the palace open?", ["2019年建成。"])
+        # any other "how many" needs a number in a measure word
+        assert lacks_asked_quantity("How many stations are there?", ["共建成站点。"])
+        assert not lacks_asked_quantity("How many stations are there?", ["共建成站点479个。"])
+        assert not lacks_asked_quantity("いくつの求人が出されましたか？", ["提供岗位105个。"])
+        assert lacks_asked_quantity("What is the population of Jiahe?", ["嘉禾县位于湖南。"])
         # other questions, and amounts of other things, are not held to it
         assert not lacks_asked_quantity("Which district is it in?", ["位于普陀区。"])
-        assert not lacks_asked_quantity("How many stations are there?", ["共建成站点。"])
         assert not lacks_asked_quantity("How much time did it take?", ["历时两个月。"])
         assert not lacks_asked_quantity("How much farmland was reclaimed?", ["复垦1000亩。"])
         assert lacks_asked_quantity("How much state funding came with it?", ["获批示范基地。"])
