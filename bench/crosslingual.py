@@ -30,6 +30,7 @@ import numpy as np
 
 from bench.reader import half, rows
 from qa import service
+from qa.answer import is_relevant
 from qa.config import ROOT, Settings
 from qa.crosslingual import (
     CrossLingualAnswerer,
@@ -316,6 +317,7 @@ def chinese_gate(searcher: Searcher) -> dict[str, Any]:
     of answerable ones, on the calibration halves."""
     answerer = CrossLingualAnswerer(SimpleNamespace(method="none"), searcher)  # type: ignore[arg-type]
     feats = []
+    relevant: list[bool] = []  # the retrieval gate's word and cosine check passes it
     for kind, name in (
         ("answerable", "seed_questions"),
         ("near_miss", "near_miss"),
@@ -324,6 +326,7 @@ def chinese_gate(searcher: Searcher) -> dict[str, Any]:
         for r in rows(DATA / f"{name}.jsonl"):
             hits = searcher.search(r["question"], top_k=3)
             feats.append((kind, half(r["question"]), answerer.contrast_zh(r["question"], hits)))
+            relevant.append(is_relevant(r["question"], hits))
 
     def rate(kind: str, part: str | None, gate: float) -> float:
         v = [c < gate for k, p, c in feats if k == kind and (part is None or p == part)]
@@ -342,10 +345,36 @@ def chinese_gate(searcher: Searcher) -> dict[str, Any]:
         }
         for part in ("calibration", "test", None)
     }
+    # 2. the contrast past which a question the retrieval gate refuses is read all the same
+    #    (``qa.reader.answerer.SURE_ON_TOPIC``): halfway between the calibration half's highest
+    #    off-topic question and its lowest answerable one that the retrieval gate refuses
+    cal = [(k, c, ok) for (k, p, c), ok in zip(feats, relevant, strict=True) if p == "calibration"]
+    top_off = max(c for k, c, _ in cal if k == "off_topic")
+    refused = [c for k, c, ok in cal if k == "answerable" and not ok and c > top_off]
+    sure = round((top_off + min(refused)) / 2, 4) if refused else None
+
+    def past(kind: str, part: str | None) -> str:
+        v = [
+            ok or (sure is not None and c >= sure)
+            for (k, p, c), ok in zip(feats, relevant, strict=True)
+            if k == kind and (part is None or p == part) and c >= gate
+        ]
+        n = sum(1 for (k, p, _c) in feats if k == kind and (part is None or p == part))
+        return f"{sum(v)} of {n}"
+
     return {
         "gate": gate,
         "rule": "most off-topic refused, at most 1% of answerable, calibration half",
         **report,
+        "sure_on_topic": sure,
+        "sure_rule": "halfway between the highest off-topic contrast and the lowest contrast of "
+        "an answerable question the retrieval gate refuses, calibration half",
+        "read_after_both_gates": {
+            part or "all": {
+                kind: past(kind, part) for kind in ("answerable", "near_miss", "off_topic")
+            }
+            for part in ("calibration", "test", None)
+        },
     }
 
 

@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from qa.answer import Message, answer_messages, byline_answer, is_relevant
+from qa.answer import Message, answer_messages, byline_answer
 from qa.config import ROOT, Settings
 from qa.embed import SentenceTransformerEmbedder
 from qa.evaluate import evaluate_answers, load_questions
@@ -67,11 +67,20 @@ def rows(path: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in path.open(encoding="utf-8") if line.strip()]
 
 
+def topical(answerer: ReaderAnswerer, searcher: Searcher) -> ReaderAnswerer:
+    """The answerer with the service's topic contrast (``ReaderAnswerer.on_topic``), as
+    ``load_answerer`` wires it."""
+    from qa.crosslingual import CrossLingualAnswerer
+
+    answerer.topic = CrossLingualAnswerer(answerer, searcher).contrast_zh
+    return answerer
+
+
 def best_probability(answerer: ReaderAnswerer, searcher: Searcher, question: str) -> float:
     """The score the service decides "found" on (``ReaderAnswerer.decision``); -1 when the
     retrieval gate refuses first, 2 when the question is answered from a byline (no reading)."""
     hits = searcher.search(question, top_k=3)
-    if not is_relevant(question, hits):
+    if not answerer.on_topic(question, hits):
         return -1.0
     if byline_answer(question, hits) is not None:
         return 2.0
@@ -186,6 +195,7 @@ def sentences_read(answerer: ReaderAnswerer, searcher: Searcher, questions: list
         answerer.stop_margin,
         answerer.limit,
     )
+    probe.topic = answerer.topic
     read = [best_probability(probe, searcher, q) for q in questions]
     return counting.sentences / max(1, sum(0 <= p <= 1 for p in read))
 
@@ -253,7 +263,7 @@ def main() -> None:
     searcher = Searcher.open(
         settings.index_dir, SentenceTransformerEmbedder.from_settings(settings)
     )
-    answerer = ReaderAnswerer(reader)
+    answerer = topical(ReaderAnswerer(reader), searcher)
     cal = calibrate(answerer, searcher)
     results["calibration"] = cal
     print("threshold:", cal["threshold"], "test half:", cal["test"], "all:", cal["all"])
@@ -264,7 +274,7 @@ def main() -> None:
         meta["threshold_rule"] = cal["rule"]
         meta_file.write_text(json.dumps(meta, ensure_ascii=False, indent=2), encoding="utf-8")
         print(f"threshold written to {meta_file}")
-    answerer = ReaderAnswerer(reader, cal["threshold"])
+    answerer = topical(ReaderAnswerer(reader, cal["threshold"]), searcher)
     results["seed_answers"] = end_to_end(answerer, searcher)
     e = results["seed_answers"]
     print(

@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from bench.reader import DATA, OUT, best_probability, rows, sentences_read
+from bench.reader import DATA, OUT, best_probability, rows, sentences_read, topical
 from qa.cli import squad_set
 from qa.config import ROOT, Settings
 from qa.evaluate import Question, evaluate_answers, load_questions
@@ -60,7 +60,10 @@ def measure(
     near: list[str] | None = None,
     limit: int = READ_CANDIDATES,
 ) -> dict[str, Any]:
-    answerer = ReaderAnswerer(reader, stop_margin=margin, limit=limit)  # type: ignore[arg-type]
+    answerer = topical(
+        ReaderAnswerer(reader, stop_margin=margin, limit=limit),  # type: ignore[arg-type]
+        searcher,
+    )
     row: dict[str, Any] = {
         "margin": None if margin == ALL else margin,
         "limit": limit,

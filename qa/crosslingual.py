@@ -267,6 +267,8 @@ class CrossLingualAnswerer:
         self._anchors: np.ndarray | None = None
         self._anchors_zh: np.ndarray | None = None  # m3e-small's vectors of ANCHORS_ZH
         self._on_stage: Callable[[str, float], None] | None = None
+        if hasattr(inner, "topic"):  # the reader reads what this contrast is sure is on topic
+            inner.topic = self.contrast_zh
 
     @property
     def on_stage(self) -> Callable[[str, float], None] | None:

@@ -210,6 +210,12 @@ def answerer(searcher: Searcher) -> CrossLingualAnswerer:
 
 
 class TestAnswers:
+    def test_the_reader_reads_what_the_chinese_contrast_is_sure_is_on_topic(
+        self, ml_searcher: Searcher
+    ) -> None:
+        a = answerer(ml_searcher)
+        assert isinstance(a.inner, ReaderAnswerer) and a.inner.topic == a.contrast_zh
+
     def test_warm_encodes_the_anchor_questions_once(self, ml_searcher: Searcher) -> None:
         a = answerer(ml_searcher)
         a.warm()

@@ -489,6 +489,23 @@ class TestAnswerer:
         ans = ReaderAnswerer(FakeReader()).answer("骑手公寓一共有多少套房源？", hits)  # type: ignore[arg-type]
         assert ans.found and ans.short_answer == "98"
 
+    def test_a_question_in_other_words_is_read_when_the_topic_is_sure(self) -> None:
+        """The retrieval gate refuses a question that shares few words with a passage that is not
+        close either; the topic contrast lets it be read when it is sure, and only then."""
+        from dataclasses import replace
+
+        from qa.answer import NOT_FOUND
+
+        hits = [replace(_hit(0), dense_score=0.5)]
+        question = "外卖小哥住的地方一个月要交多少钱？"
+        a = ReaderAnswerer(FakeReader())  # type: ignore[arg-type]
+        assert a.answer(question, hits).text == NOT_FOUND  # no topic contrast: refused
+        a.topic = lambda q, h: a.sure_on_topic + 0.01
+        assert a.on_topic(question, hits) and a.answer(question, hits).text != NOT_FOUND
+        a.topic = lambda q, h: a.sure_on_topic - 0.01
+        assert a.answer(question, hits).text == NOT_FOUND
+        assert not a.on_topic(question, [])
+
     def test_traditional_passage_keeps_its_characters(self) -> None:
         from dataclasses import replace
 
