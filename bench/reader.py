@@ -332,7 +332,9 @@ def model_card(meta: dict[str, Any], results: dict[str, Any]) -> str:
         "with a common surname, or a Latin name; a bare 谁 wants no more than a name's length; or a quantity of another dimension than the unit asked: `50元` for "
         "`多少分钟`, `15分钟` for `多少个`, a bare `300多` for `多少钱`, a year for `多少起`, a head count for `押金多少`, or words of the question itself: `恩平` for `恩平…在哪个体育馆`) is not an answer, unless a "
         "runner-up within 6 logits is exactly what was asked (a quantity in the unit named, a "
-        "person's name); a span that ends in a number keeps its unit and qualifier (`近5万人`, "
+        "person's name) or the sentence holds one quantity of the asked kind, and only one "
+        "(`1.5万亩` for `多大面积`, which the reader read only inside longer spans); a span that "
+        "ends in a number keeps its unit and qualifier (`近5万人`, "
         "`200余名`), and a span cut through a quotation takes what the marks enclose (`“大季存银行` -> "
         "`大季存银行，小季支日常`). See `qa/reader/answerer.py`.",
         "",

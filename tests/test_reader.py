@@ -506,6 +506,21 @@ class TestAnswerer:
         assert a.answer(question, hits).text == NOT_FOUND
         assert not a.on_topic(question, [])
 
+    def test_the_sentences_one_quantity_answers_how_many_when_no_span_does(self) -> None:
+        from qa.reader.spans import choose, sole_quantity
+
+        sentence = "问民生、访民情，通过多形式宣传动员农户，将1.5万亩冬闲地“突破”为四季地。"
+        question = "长岗镇把多大面积的冬闲地变成了四季地？"
+        assert sole_quantity(question, sentence) == (sentence.index("1.5"), sentence.index("冬闲"))
+        # the reader's spans are all clauses without a number: the quantity is the answer
+        reading = Reading(0.7, 0, 7, 9.9, ((0, 19, 9.6), (8, 19, 7.0)))
+        out = choose(question, sentence, reading)
+        assert out.text(sentence) == "1.5万亩"
+        # two quantities of the asked kind, a date question, or none: no guess
+        assert sole_quantity("有多少人参加？", "200余名工人和300余名学生参加。") is None
+        assert sole_quantity("什么时候举行？", "11月28日举行，200余名工人参加。") is None
+        assert sole_quantity(question, "农户把冬闲地变成了四季地。") is None
+
     def test_traditional_passage_keeps_its_characters(self) -> None:
         from dataclasses import replace
 

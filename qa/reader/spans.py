@@ -241,6 +241,13 @@ _MEASURES = [
 _UNITS = tuple(
     sorted([*_MEASURES, *(p + m for p in "余多" for m in "名人家户个万次")], key=len, reverse=True)
 )
+# A number with its measure word in a sentence (1.5万亩, 200余名, 近400万元): what a "how many"
+# question asks for when the reader found it only inside a longer span (``sole_quantity``).
+_QUANTITY = re.compile(
+    "(?:" + "|".join(_QUALIFIERS) + r")?[\d０-９]+(?:\.\d+)?[万亿千百]?(?:余|多)?(?:"
+    + "|".join(map(re.escape, _UNITS))
+    + ")"
+)
 _QUANTITY_END = re.compile(r"[\d一二三四五六七八九十百千万亿两]$")
 _QUANTITY_START = re.compile(r"^[\d一二三四五六七八九十两百千万亿]")
 # The unit a question names after 多少 / 几 (多少户, 几家企业, 多少人次); money asked as 多少钱
@@ -274,6 +281,16 @@ def counts_in(text: str, unit: str) -> bool:
         re.search(r"[\d一二三四五六七八九十百千万亿两](?:余|多)?" + re.escape(unit), text)
         is not None
     )
+
+
+def sole_quantity(question: str, sentence: str) -> tuple[int, int] | None:
+    """For a "how many" question, the sentence's one quantity of the asked kind, when it holds
+    exactly one (``将1.5万亩冬闲地“突破”为四季地`` for 多大面积, which the reader read only inside
+    longer spans); None otherwise, and for dates."""
+    if not _ASKS_COUNT.search(question) or _ASKS_TIME.search(question):
+        return None
+    found = [m for m in _QUANTITY.finditer(sentence) if span_fits(question, m.group())]
+    return (found[0].start(), found[0].end()) if len(found) == 1 else None
 
 
 def complete_quantity(sentence: str, start: int, end: int) -> tuple[int, int]:
@@ -340,7 +357,7 @@ def choose(question: str, sentence: str, reading: Reading) -> Reading:
         # a quantity in the unit named (历时4个月 for 多久, where the best was 147个).
         exact = [o for o in options if not o[0] and (not o[1] or asks_person(question))]
         if not exact:
-            s, e, _ = completed[0]
+            s, e = sole_quantity(question, sentence) or completed[0][:2]
             return replace(reading, start=s, end=e)
         options = exact
     *_, s, e, score = min(options)
