@@ -244,7 +244,9 @@ _UNITS = tuple(
 # A number with its measure word in a sentence (1.5万亩, 200余名, 近400万元): what a "how many"
 # question asks for when the reader found it only inside a longer span (``sole_quantity``).
 _QUANTITY = re.compile(
-    "(?:" + "|".join(_QUALIFIERS) + r")?[\d０-９]+(?:\.\d+)?[万亿千百]?(?:余|多)?(?:"
+    "(?:"
+    + "|".join(_QUALIFIERS)
+    + r")?[\d０-９]+(?:\.\d+)?[万亿千百]?(?:余|多)?(?:"
     + "|".join(map(re.escape, _UNITS))
     + ")"
 )
