@@ -314,7 +314,11 @@ def cmd_train_reader(args: argparse.Namespace) -> int:
         layers=args.layers,
         base_model=args.base_model,
         synthetic=args.synthetic,
+        teachers=[Path(t) for t in args.teacher.split(",") if t.strip()],
+        distill=args.distill,
     )
+    if not 0 <= cfg.distill <= 1:
+        raise QAError("--distill must be between 0 and 1")
     if cfg.budget_minutes <= 0 or cfg.epochs <= 0:
         raise QAError("--budget-minutes and --epochs must be positive")
     if cfg.synthetic < 0:
@@ -552,6 +556,18 @@ def build_parser() -> argparse.ArgumentParser:
         "--init-from",
         default="",
         help="start from an exported reader bundle's weights (a second stage) instead of m3e-small",
+    )
+    tr.add_argument(
+        "--teacher",
+        default="",
+        help="comma-separated exported reader bundles whose averaged readings the model also "
+        "learns from (distillation of an ensemble)",
+    )
+    tr.add_argument(
+        "--distill",
+        type=float,
+        default=0.5,
+        help="weight of the teachers' readings in the loss, 0 to 1 (with --teacher)",
     )
     tr.set_defaults(func=cmd_train_reader)
     return p

@@ -630,7 +630,8 @@ def test_training_examples_are_built_once_per_data_and_seed(tmp_path: Path) -> N
 
 @pytest.mark.model
 def test_a_tiny_training_run_exports_a_shallower_reader(tmp_path: Path) -> None:
-    """`qa train-reader --layers 2` on a few pairs: the real m3e-small, a few steps, the ONNX
+    """`qa train-reader --layers 2 --teacher embeddings/reader` on a few pairs: the real
+    m3e-small, the shipped reader's readings as targets beside the labels, a few steps, the ONNX
     export and its int8 copy; the bundle loads and reads, and records what it was trained as."""
     pytest.importorskip("torch")
     from qa.reader.train import TrainConfig, train
@@ -651,10 +652,12 @@ def test_a_tiny_training_run_exports_a_shallower_reader(tmp_path: Path) -> None:
         layers=2,
         threads=2,
         device="cpu",
+        teachers=[reader_model.DEFAULT_BUNDLE],
     )
     train(cfg)
     meta = json.loads((out / "meta.json").read_text(encoding="utf-8"))
     assert meta["trained"]["config"]["layers"] == "2"
+    assert "embeddings/reader" in meta["trained"]["config"]["teachers"]
     reader = reader_model.Reader(out)
     (reading,) = reader.read("武乡县解决了多少件信访问题？", ["武乡县共解决信访问题375件。"])
     assert 0.0 <= reading.probability <= 1.0
