@@ -523,6 +523,10 @@ def model_card(meta: dict[str, Any], results: dict[str, Any]) -> str:
         "52.97 / 67.51 the same way), seed questions found 87.7%, short answer holds the gold "
         "68.4%, answer text 83.6%, near misses refused 58.9%: no better, not shipped.",
         "",
+        "## An ensemble's readings as targets, tried and not shipped",
+        "",
+        "Averaging the logits of four bundles (this one, the two cloze-question runs and the GPU run of this recipe) reads the held-out split at 57.23 / 70.09 (this bundle 53.12 / 67.82; two bundles 55.86 / 69.69), but reading four times per sentence and four bundles are out of the latency and size budgets. `qa train-reader --teacher B1,B2,... --distill 0.5` learns their averaged answer, start and end logits beside the labels (6 minutes of teacher readings, batched). One epoch from this bundle (`--init-from embeddings/reader --teacher embeddings/reader,embeddings/reader-cloze2,embeddings/reader-cloze,embeddings/reader-gpu-s13 --epochs 1 --lr 7e-5 --head-lr 3e-4`, 31 minutes on 2 cores): validation 55.67 / 71.56, held-out int8 52.51 / 67.67: no better, not shipped. Distilling into a reader trained from m3e-small for the full recipe (85 minutes), or with a GPU, is still to try.",
+        "",
         "## Limits",
         "",
         "- Reads one sentence at a time: an answer that needs two sentences, or a sentence whose "
