@@ -300,7 +300,7 @@ class Targets:
 
 
 def teacher_targets(
-    teachers: Sequence[Path], feats: Features, threads: int, chunk: int = 64
+    teachers: Sequence[Path], feats: Features, threads: int, context: bool, chunk: int = 64
 ) -> Targets:
     """Read every training pair with each exported teacher bundle and average their logits
     (the answer logit over each teacher's temperature), with a progress bar."""
@@ -325,6 +325,11 @@ def teacher_targets(
         missing = [m for m in names if m not in arrays]
         if missing:
             raise SystemExit(f"--teacher {bundle}: its graph wants {missing}")
+        if bool(reader.context_chars) != context:
+            raise SystemExit(
+                f"--teacher {bundle} reads sentences {'with' if reader.context_chars else 'without'}"
+                " their context, the model trained here the other way (--context)"
+            )
         bar = tqdm(total=n, desc=f"teacher {bundle.name}", unit="pair")
         for s in range(0, n, chunk):
             idx = order[s : s + chunk]
@@ -499,7 +504,9 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
     feats = featurize(encoder, train_ex, use_context)
     keep = (feats.labels == 0) | (feats.starts >= 0)
     lengths = feats.batch.attention_mask.sum(1)
-    targets = teacher_targets(cfg.teachers, feats, cfg.threads) if cfg.teachers else None
+    targets = (
+        teacher_targets(cfg.teachers, feats, cfg.threads, use_context) if cfg.teachers else None
+    )
 
     dropout = {}
     if cfg.dropout is not None:
