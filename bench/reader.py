@@ -336,7 +336,9 @@ def model_card(meta: dict[str, Any], results: dict[str, Any]) -> str:
         "(`1.5万亩` for `多大面积`, which the reader read only inside longer spans); a span that "
         "ends in a number keeps its unit and qualifier (`近5万人`, "
         "`200余名`), and a span cut through a quotation takes what the marks enclose (`“大季存银行` -> "
-        "`大季存银行，小季支日常`). See `qa/reader/answerer.py`.",
+        "`大季存银行，小季支日常`); a yes/no question (`要交钱吗？`) gets no short answer but its own "
+        "verb said or denied (`可以` / `不可以`), and a choice question (`一审还是二审？`) the "
+        "option the sentence says. See `qa/reader/answerer.py`.",
         "",
         "## Data and split",
         "",

@@ -273,6 +273,34 @@ class TestSpans:
         assert far[slice(*complete_quote(far, 0, 5))] == "很" * 4
         assert complete_quote(s, -1, -1) == (-1, -1)
 
+    def test_yes_no_and_choice_questions(self) -> None:
+        """A yes/no question gets no span (the sentence answers it), unless the sentence says the
+        question's own "A not A"; a choice question gets the option the sentence says."""
+        from qa.reader.spans import asks_yes_no, choice_options, choose
+
+        for q in ("要交钱吗？", "有没有年龄限制？", "是不是在北京？", "可不可以沟通?"):
+            assert asks_yes_no(q), q
+        for q in ("他叫什么吗？", "一审还是二审？", "患者是否有高血压的方法是?", "有多少张床位？"):
+            assert not asks_yes_no(q), q
+        assert choice_options("学员们观摩的是一审还是二审？") == ("一审", "二审")
+        assert choice_options("教堂内除了举办弥撒外，还是一个什么场所？") is None
+
+        s = "两地之间可以沟通，但公寓不允许养宠物，调解享受专业高效的服务。"
+
+        def text(q: str, sentence: str = s) -> str:
+            a = sentence.index("享受")  # the reader's best span, and a runner-up
+            return choose(q, sentence, Reading(0.9, a, a + 6, 5.0, ((0, 2, 4.0),))).text(sentence)
+
+        assert text("申请调解要交钱吗？") == ""
+        assert text("两地之间可不可以沟通？") == "可以"
+        assert text("公寓允许不允许养宠物？") == "不允许"
+        assert (
+            text("观摩的是一审还是二审？", "观摩了一起劳动争议二审庭审，享受专业高效。") == "二审"
+        )
+        # both options said, or neither: the reader's span stands
+        assert text("是一审还是二审？", "一审和二审都有，享受专业高效。") == "享受专业高效"
+        assert text("是公立还是私立？") == "享受专业高效"
+
     def test_the_span_of_the_asked_kind_and_unit_is_chosen(self) -> None:
         """Among the reader's close runners-up: a number for "how many", in the unit asked."""
         from qa.reader.spans import choose, span_fits

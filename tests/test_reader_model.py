@@ -142,6 +142,20 @@ def test_near_misses_mostly_refused(seed_searcher: Searcher, seed_answerer) -> N
             assert a.related and not a.citations
 
 
+def test_yes_no_questions_are_answered_by_the_sentence(
+    seed_searcher: Searcher, seed_answerer
+) -> None:
+    """No phrase of the sentence is shown as the answer to a yes/no question; a choice question
+    gets the option the article says."""
+    for q in ("佛山顺丰有没有成立劳动争议调委会？", "顺丰小哥去调委会申请调解要交钱吗？"):
+        ans = ask(seed_searcher, seed_answerer, q)
+        assert ans.short_answer is None, (q, ans.short_answer)
+        if ans.found:
+            assert ans.citations and "[1]" in ans.text
+    ans = ask(seed_searcher, seed_answerer, "学员们观摩的是一审还是二审？")
+    assert ans.found and ans.short_answer == "二审"
+
+
 def test_traditional_source_answers_in_its_own_characters(
     tmp_path: Path, real_embedder, seed_answerer
 ) -> None:

@@ -11,6 +11,10 @@ the first (by the reader's score) that is
 
 is the answer. A quantity keeps its qualifier and unit (``complete_quantity``: 近5万人, 200余名),
 and a span cut through a quotation takes what the marks enclose (``complete_quote``).
+
+A yes/no question (要交钱吗？, 有没有…) has no short answer but the question's own verb said or
+denied (可以 / 不可以); otherwise the evidence sentence answers it. A choice question (一审还是二审？)
+is answered with the option the sentence says.
 """
 
 from __future__ import annotations
@@ -331,10 +335,76 @@ def complete_quote(sentence: str, start: int, end: int) -> tuple[int, int]:
     return start, end
 
 
+# A question that asks which one, or whether, and nothing else: no 什么 / 哪 / 谁 / 多少 ...
+_ASKS_WH = re.compile(r"什么|甚么|啥|哪|谁|多少|几|怎|为何|为什么|如何|何时|何地|何种|何人")
+# Yes/no questions: ...吗？ or an "A not A" verb (有没有, 是不是, 能不能...). 是否 is left out: in
+# the sets it is mostly a clause inside a question (测量患者是否有高血压的方法是?).
+_YES_NO = re.compile(r"有没有|有无|可不可以|([\u4e00-\u9fff]{1,2})不\1|吗[\s？?！!。]*$")
+# A choice question: ...A还是B？ (一审还是二审？)
+_CHOICE = re.compile(r"还是([^\s，。、；：？！,.;:?!]{1,10})[\s？?！!。]*$")
+
+
+def asks_yes_no(question: str) -> bool:
+    """Whether the question asks yes or no (要交钱吗？, 有没有年龄限制？): no span answers it,
+    the evidence sentence does."""
+    return (
+        bool(_YES_NO.search(question)) and not _ASKS_WH.search(question) and "还是" not in question
+    )
+
+
+_A_NOT_A = re.compile(r"可不(可以)|([\u4e00-\u9fff]{1,2})不\2")
+
+
+def _a_not_a(question: str) -> str | None:
+    """The verb of an "A not A" question (能不能 -> 能, 可不可以 -> 可以, 允许不允许 -> 允许)."""
+    m = _A_NOT_A.search(question)
+    return None if m is None else (m.group(1) or m.group(2))
+
+
+def _yes_no_span(question: str, sentence: str, reading: Reading) -> Reading:
+    """A yes/no question's short answer: the question's own verb, said or denied (可以 / 不能), when
+    the reader reads it so, or when the sentence says a verb of two characters (可以, 允许: one
+    character, 能 or 是, says too little to look for); otherwise none: the sentence answers."""
+    verb = _a_not_a(question)
+    if verb and sentence[reading.start : reading.end].strip() in (verb, "不" + verb):
+        return reading
+    a = sentence.find(verb) if verb and len(verb) > 1 else -1
+    if verb is None or a < 0:
+        return replace(reading, start=-1, end=-1, alternatives=())
+    if a > 0 and sentence[a - 1] == "不":
+        a -= 1
+    return replace(reading, start=a, end=sentence.index(verb, a) + len(verb))
+
+
+def choice_options(question: str) -> tuple[str, str] | None:
+    """The two options of a choice question (学员们观摩的是一审还是二审？ -> 一审, 二审): what
+    follows 还是, and as many characters before it."""
+    if _ASKS_WH.search(question):
+        return None
+    m = _CHOICE.search(question)
+    if m is None:
+        return None
+    second = m.group(1)
+    first = _PUNCTUATION.split(question[: m.start()])[-1][-len(second) :]
+    return (first, second) if first else None
+
+
 def choose(question: str, sentence: str, reading: Reading) -> Reading:
     """The reading with the span that best answers what the question asks (see the module)."""
     if reading.start < 0:
         return reading
+    if asks_yes_no(question):
+        # any span of the sentence would be shown as "the answer" to a yes/no question (享受专业高效
+        # for 申请调解要交钱吗？)
+        return _yes_no_span(question, sentence, reading)
+    choice = choice_options(question)
+    if choice is not None and sentence[reading.start : reading.end].strip() not in question:
+        # the reader's span is none of the options' words: the option the sentence says (with
+        # both or neither said, the reader's span stands)
+        said = [o for o in choice if o in sentence]
+        if len(said) == 1:
+            a = sentence.index(said[0])
+            return replace(reading, start=a, end=a + len(said[0]))
     best = (reading.start, reading.end, reading.span_score)
     spans = [best, *(a for a in reading.alternatives if a[2] >= best[2] - MARGIN and a != best)]
     completed = [
