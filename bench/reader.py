@@ -529,6 +529,25 @@ def model_card(meta: dict[str, Any], results: dict[str, Any]) -> str:
         "",
         "Averaging the logits of four bundles (this one, the two cloze-question runs and the GPU run of this recipe) reads the held-out split at 57.23 / 70.09 (this bundle 53.12 / 67.82; two bundles 55.86 / 69.69), but reading four times per sentence and four bundles are out of the latency and size budgets. `qa train-reader --teacher B1,B2,... --distill 0.5` learns their averaged answer, start and end logits beside the labels (6 minutes of teacher readings, batched). One epoch from this bundle (`--init-from embeddings/reader --teacher embeddings/reader,embeddings/reader-cloze2,embeddings/reader-cloze,embeddings/reader-gpu-s13 --epochs 1 --lr 7e-5 --head-lr 3e-4`, 31 minutes on 2 cores): validation 55.67 / 71.56, held-out int8 52.51 / 67.67: no better, not shipped. A full bf16 run from m3e-small with the same teachers (`--precision bf16 --teacher ... --budget-minutes 40`, 37 minutes, 2.72 epochs) selected at validation 59.33 / 73.63, above this bundle's 57.67 / 73.56, but read the held-out split at 52.51 / 66.79 and the seed questions worse (found 87.7%, short answer holds the gold 68.4% at its own threshold 0.18): not shipped. With 300 validation questions, selection noise is as large as these differences; an fp32 run of the full 85 minutes, or several seeds on a GPU, is what is left to try.",
         "",
+        "Two more runs with the same four teachers (bf16, 2 cores, no GPU lent):",
+        "",
+        "- **Three layers** (`--layers 3 --init-from embeddings/reader --precision bf16`, 3 "
+        "epochs in 33 minutes), for speed: validation 54.33 / 71.54, held-out int8 49.77 / 64.19 "
+        "(fp32 52.36 / 65.21: int8 costs the shallower model 2.6 EM), seed questions found 89.5%, "
+        "short answer 67.2%, near misses refused 62.5% at its own threshold 0.27; chat's rate "
+        "against search was still short of the target (`bench/results/reader_l3.json`). Not "
+        "shipped.",
+        "- **Cloze questions and the teachers together** (`--synthetic 3 --teacher ... --precision "
+        "bf16 --budget-minutes 55`, 3 epochs in 52 minutes): the best held-out reading of a single "
+        "bundle, int8 **55.10 / 69.04** (fp32 55.25 / 69.11), and on the seed questions at its "
+        "own threshold (0.06) found 93.6%, short answer holds the gold 74.9%, answer text 88.3% "
+        "(this bundle 91.8 / 70.8 / 86.0). But it refuses 51.8% of the near misses (this bundle "
+        "61.6%), and its trade-off curve lies under this bundle's: at the same share of test-half "
+        "near misses refused it finds fewer answerable questions (0.829 against 0.868 at about "
+        "58%). It also reads 2.76 sentences a seed question (2.33). Better spans, a worse "
+        "'not found': not shipped (`bench/results/reader_cloze_distill.json`). Its teachers are "
+        "local runs, not in git, so it could not be rebuilt from a clean clone either.",
+        "",
         "## Limits",
         "",
         "- Reads one sentence at a time: an answer that needs two sentences, or a sentence whose "
@@ -545,7 +564,10 @@ def model_card(meta: dict[str, Any], results: dict[str, Any]) -> str:
         "passage rank) and decides *found* on the best probability.",
         "- Trained on Wikipedia-style questions (CMRC, DRCD), not on news; the threshold is "
         "calibrated on news questions over two newspaper pages.",
-        "- Short answers are spans of the text: no yes/no, counting or arithmetic.",
+        "- Short answers are spans of the text: no counting or arithmetic. A yes/no question "
+        "gets no short answer unless its own verb is said or denied in the sentence "
+        "(`可以` / `不可以`); the quoted sentence answers it, and whether it says yes is for the "
+        "reader of the answer to see.",
     ]
     return "\n".join(lines) + "\n"
 
