@@ -337,9 +337,11 @@ def complete_quote(sentence: str, start: int, end: int) -> tuple[int, int]:
 
 # A question that asks which one, or whether, and nothing else: no 什么 / 哪 / 谁 / 多少 ...
 _ASKS_WH = re.compile(r"什么|甚么|啥|哪|谁|多少|几|怎|为何|为什么|如何|何时|何地|何种|何人")
-# Yes/no questions: ...吗？ or an "A not A" verb (有没有, 是不是, 能不能...). 是否 is left out: in
-# the sets it is mostly a clause inside a question (测量患者是否有高血压的方法是?).
-_YES_NO = re.compile(r"有没有|有无|可不可以|([\u4e00-\u9fff]{1,2})不\1|吗[\s？?！!。]*$")
+# An "A not A" verb (是不是, 能不能, 可不可以, 允许不允许); group 1 or 2 is the verb.
+_A_NOT_A = re.compile(r"可不(可以)|([\u4e00-\u9fff]{1,2})不\2")
+# Yes/no questions: ...吗？, 有没有, or an "A not A" verb. 是否 is left out: in the sets it is
+# mostly a clause inside a question (测量患者是否有高血压的方法是?).
+_YES_NO = re.compile(r"有没有|有无|" + _A_NOT_A.pattern + r"|吗[\s？?！!。]*$")
 # A choice question: ...A还是B？ (一审还是二审？)
 _CHOICE = re.compile(r"还是([^\s，。、；：？！,.;:?!]{1,10})[\s？?！!。]*$")
 
@@ -350,9 +352,6 @@ def asks_yes_no(question: str) -> bool:
     return (
         bool(_YES_NO.search(question)) and not _ASKS_WH.search(question) and "还是" not in question
     )
-
-
-_A_NOT_A = re.compile(r"可不(可以)|([\u4e00-\u9fff]{1,2})不\2")
 
 
 def _a_not_a(question: str) -> str | None:
