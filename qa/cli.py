@@ -316,6 +316,7 @@ def cmd_train_reader(args: argparse.Namespace) -> int:
         synthetic=args.synthetic,
         teachers=[Path(t) for t in args.teacher.split(",") if t.strip()],
         distill=args.distill,
+        distill_spans_only=args.distill_spans_only,
     )
     if not 0 <= cfg.distill <= 1:
         raise QAError("--distill must be between 0 and 1")
@@ -568,6 +569,12 @@ def build_parser() -> argparse.ArgumentParser:
         type=float,
         default=0.5,
         help="weight of the teachers' readings in the loss, 0 to 1 (with --teacher)",
+    )
+    tr.add_argument(
+        "--distill-spans-only",
+        action="store_true",
+        help="learn only the teachers' answer spans; whether a sentence answers is learned "
+        "from the labels alone (with --teacher)",
     )
     tr.set_defaults(func=cmd_train_reader)
     return p

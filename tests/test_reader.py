@@ -656,6 +656,47 @@ def test_training_examples_are_built_once_per_data_and_seed(tmp_path: Path) -> N
     assert prepare(cfg).train_ex == first.train_ex
 
 
+def test_spans_only_distillation_leaves_the_answer_head_to_the_labels() -> None:
+    """With ``spans_only`` the teachers' answer probability is not learned: the loss does not
+    move with the student's answer logit, and still pulls its spans towards the teachers'."""
+    torch = pytest.importorskip("torch")
+    from qa.reader.train import Targets, distillation_loss
+
+    pairs, width = 3, 6
+    rng = np.random.default_rng(0)
+    targets = Targets(
+        has=rng.normal(size=pairs).astype(np.float32),
+        start=rng.normal(size=(pairs, width)).astype(np.float32),
+        end=rng.normal(size=(pairs, width)).astype(np.float32),
+    )
+    idx = np.array([0, 2])
+    answered = np.array([True, False])
+    inside = torch.ones((2, width), dtype=torch.bool)
+
+    def grads(spans_only: bool) -> tuple[float, float]:
+        has = torch.zeros(2, requires_grad=True)
+        start = torch.zeros((2, width), requires_grad=True)
+        end = torch.zeros((2, width), requires_grad=True)
+        loss = distillation_loss(
+            (has, start, end),
+            targets,
+            idx,
+            width,
+            inside,
+            answered,
+            torch.device("cpu"),
+            spans_only=spans_only,
+        )
+        loss.backward()
+        unmoved = has.grad is None or not has.grad.any()
+        return 0.0 if unmoved else 1.0, float(start.grad.abs().sum())  # type: ignore[union-attr]
+
+    has_grad, span_grad = grads(spans_only=True)
+    assert has_grad == 0.0 and span_grad > 0.0
+    has_grad, span_grad = grads(spans_only=False)
+    assert has_grad > 0.0 and span_grad > 0.0
+
+
 @pytest.mark.model
 def test_a_tiny_training_run_exports_a_shallower_reader(tmp_path: Path) -> None:
     """`qa train-reader --layers 2 --teacher embeddings/reader` on a few pairs: the real

@@ -90,6 +90,9 @@ class TrainConfig:
     # the held-out split 57.2 / 70.1 against one bundle's 53.1 / 67.8: bench/RESULTS.md)
     teachers: list[Path] = field(default_factory=list)
     distill: float = 0.5  # the teachers' share of the loss
+    # learn only the teachers' spans; "answers / does not" stays on the labels alone (the
+    # ensemble refuses near misses less often than the shipped bundle: bench/RESULTS.md)
+    distill_spans_only: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -353,15 +356,18 @@ def distillation_loss(
     inside: Any,
     answered: np.ndarray,
     device: Any,
+    spans_only: bool = False,
 ) -> Any:
-    """The student against the teachers: binary cross-entropy towards their answer probability,
-    and for answerable pairs cross-entropy towards their start / end distributions over the
-    sentence's tokens."""
+    """The student against the teachers: binary cross-entropy towards their answer probability
+    (left out with ``spans_only``), and for answerable pairs cross-entropy towards their start /
+    end distributions over the sentence's tokens."""
     torch = _torch()
     functional = torch.nn.functional
     has, start, end = out
-    t_has = torch.sigmoid(torch.from_numpy(targets.has[idx]).to(device))
-    loss = functional.binary_cross_entropy_with_logits(has.float(), t_has)
+    loss = has.new_zeros(())
+    if not spans_only:
+        t_has = torch.sigmoid(torch.from_numpy(targets.has[idx]).to(device))
+        loss = functional.binary_cross_entropy_with_logits(has.float(), t_has)
     if answered.any():
         pos = torch.from_numpy(answered).to(device)
         mask = inside[pos]
@@ -608,7 +614,8 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
             inside = torch.from_numpy(feats.batch.in_sentence[idx, :width]).to(device)
             labels = torch.from_numpy(feats.labels[idx]).to(device)
             has, start, end = forward(net, tens, bf16)
-            loss = bce(has, labels)
+            answer_loss = bce(has, labels)
+            span_loss = answer_loss.new_zeros(())
             answered = feats.starts[idx] >= 0
             if answered.any():
                 pos = torch.from_numpy(answered).to(device)
@@ -617,11 +624,23 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
                 e_log = end[pos].masked_fill(~mask, -1e4)
                 s_t = torch.from_numpy(feats.starts[idx][answered]).to(device)
                 e_t = torch.from_numpy(feats.ends[idx][answered]).to(device)
-                loss = loss + (ce(s_log, s_t) + ce(e_log, e_t)) / 2
+                span_loss = (ce(s_log, s_t) + ce(e_log, e_t)) / 2
+            loss = answer_loss + span_loss
             if targets is not None:
-                loss = (1 - cfg.distill) * loss + cfg.distill * distillation_loss(
-                    (has, start, end), targets, idx, width, inside, answered, device
+                taught = cfg.distill * distillation_loss(
+                    (has, start, end),
+                    targets,
+                    idx,
+                    width,
+                    inside,
+                    answered,
+                    device,
+                    spans_only=cfg.distill_spans_only,
                 )
+                if cfg.distill_spans_only:
+                    loss = answer_loss + (1 - cfg.distill) * span_loss + taught
+                else:
+                    loss = (1 - cfg.distill) * loss + taught
             loss.backward()
             torch.nn.utils.clip_grad_norm_(net.parameters(), 1.0)
             optim.step()
