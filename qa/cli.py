@@ -288,6 +288,29 @@ def cmd_eval(args: argparse.Namespace) -> int:
     return 0
 
 
+PAIR_KINDS = ("positive", "same", "retrieved", "swapped", "cloze")
+
+
+def parse_weights(text: str) -> dict[str, float]:
+    """``swapped=2,same=1.5`` -> {"swapped": 2.0, "same": 1.5}; a clear error for anything else."""
+    out: dict[str, float] = {}
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        kind, eq, value = part.partition("=")
+        kind = kind.strip()
+        if not eq or kind not in PAIR_KINDS:
+            raise QAError(
+                f"--answer-weight {part!r}: write KIND=WEIGHT, KIND one of {', '.join(PAIR_KINDS)}"
+            )
+        try:
+            weight = float(value)
+        except ValueError:
+            raise QAError(f"--answer-weight {part!r}: {value!r} is not a number") from None
+        if not 0 <= weight <= 100:
+            raise QAError(f"--answer-weight {part!r}: the weight must be between 0 and 100")
+        out[kind] = weight
+    return out
+
+
 def cmd_train_reader(args: argparse.Namespace) -> int:
     from qa.reader.train import TrainConfig, train
 
@@ -317,6 +340,7 @@ def cmd_train_reader(args: argparse.Namespace) -> int:
         teachers=[Path(t) for t in args.teacher.split(",") if t.strip()],
         distill=args.distill,
         distill_spans_only=args.distill_spans_only,
+        answer_weights=parse_weights(args.answer_weight),
     )
     if not 0 <= cfg.distill <= 1:
         raise QAError("--distill must be between 0 and 1")
@@ -569,6 +593,12 @@ def build_parser() -> argparse.ArgumentParser:
         type=float,
         default=0.5,
         help="weight of the teachers' readings in the loss, 0 to 1 (with --teacher)",
+    )
+    tr.add_argument(
+        "--answer-weight",
+        default="",
+        help="weights of kinds of pairs in the 'answers / does not' loss, e.g. swapped=2 "
+        "(kinds: positive, same, retrieved, swapped, cloze; 1 for the others)",
     )
     tr.add_argument(
         "--distill-spans-only",

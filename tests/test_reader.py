@@ -697,6 +697,23 @@ def test_spans_only_distillation_leaves_the_answer_head_to_the_labels() -> None:
     assert has_grad > 0.0 and span_grad > 0.0
 
 
+def test_answer_weights_are_parsed_with_clear_errors() -> None:
+    from qa.cli import parse_weights
+    from qa.errors import QAError
+
+    assert parse_weights("") == {}
+    assert parse_weights("swapped=2, same=1.5") == {"swapped": 2.0, "same": 1.5}
+    for bad, said in (
+        ("swaped=2", "KIND one of"),
+        ("swapped", "KIND=WEIGHT"),
+        ("same=x", "number"),
+    ):
+        with pytest.raises(QAError, match=said):
+            parse_weights(bad)
+    with pytest.raises(QAError, match="between 0 and 100"):
+        parse_weights("same=-1")
+
+
 @pytest.mark.model
 def test_a_tiny_training_run_exports_a_shallower_reader(tmp_path: Path) -> None:
     """`qa train-reader --layers 2 --teacher embeddings/reader` on a few pairs: the real
@@ -722,11 +739,14 @@ def test_a_tiny_training_run_exports_a_shallower_reader(tmp_path: Path) -> None:
         threads=2,
         device="cpu",
         teachers=[reader_model.DEFAULT_BUNDLE],
+        distill_spans_only=True,
+        answer_weights={"same": 2.0},
     )
     train(cfg)
     meta = json.loads((out / "meta.json").read_text(encoding="utf-8"))
     assert meta["trained"]["config"]["layers"] == "2"
     assert "embeddings/reader" in meta["trained"]["config"]["teachers"]
+    assert meta["trained"]["config"]["answer_weights"] == str({"same": 2.0})
     reader = reader_model.Reader(out)
     (reading,) = reader.read("武乡县解决了多少件信访问题？", ["武乡县共解决信访问题375件。"])
     assert 0.0 <= reading.probability <= 1.0

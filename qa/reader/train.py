@@ -93,6 +93,9 @@ class TrainConfig:
     # learn only the teachers' spans; "answers / does not" stays on the labels alone (the
     # ensemble refuses near misses less often than the shipped bundle: bench/RESULTS.md)
     distill_spans_only: bool = False
+    # weight of each kind of pair in the "answers / does not" loss (``swapped``: questions
+    # rewritten to ask for a fact the sentence lacks, the near misses); 1 for kinds not named
+    answer_weights: dict[str, float] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -508,6 +511,7 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
     encoder = PairEncoder(tok_file, cfg.max_length)
     use_context = cfg.context
     feats = featurize(encoder, train_ex, use_context)
+    pair_weights = np.array([cfg.answer_weights.get(x.kind, 1.0) for x in train_ex], np.float32)
     keep = (feats.labels == 0) | (feats.starts >= 0)
     lengths = feats.batch.attention_mask.sum(1)
     targets = (
@@ -614,7 +618,12 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
             inside = torch.from_numpy(feats.batch.in_sentence[idx, :width]).to(device)
             labels = torch.from_numpy(feats.labels[idx]).to(device)
             has, start, end = forward(net, tens, bf16)
-            answer_loss = bce(has, labels)
+            if cfg.answer_weights:
+                answer_loss = torch.nn.functional.binary_cross_entropy_with_logits(
+                    has, labels, weight=torch.from_numpy(pair_weights[idx]).to(device)
+                )
+            else:
+                answer_loss = bce(has, labels)
             span_loss = answer_loss.new_zeros(())
             answered = feats.starts[idx] >= 0
             if answered.any():
