@@ -385,10 +385,13 @@ def bench_http(
     workers: int = 1,
     routes: tuple[str, ...] = ("search", "chat"),
     warmup: float = 0.0,
+    rounds: int = 1,
 ) -> dict[str, Any]:
     """Requests/s of a fresh `qa serve` per route and concurrency; ``warmup`` seconds of the
     highest concurrency run first on each route and are not counted (the first requests of each
-    new question length are slow while ONNX Runtime grows its buffers)."""
+    new question length are slow while ONNX Runtime grows its buffers). With ``rounds`` > 1 the
+    routes take turns that many times (search, chat, search, chat...), so a slower minute of the
+    machine falls on both; ``out[route]`` then holds ``rounds`` x ``levels`` runs in that order."""
     import socket
 
     import httpx
@@ -429,13 +432,15 @@ def bench_http(
         chat = [{"messages": [{"role": "user", "content": q}]} for q in questions]
         out: dict[str, Any] = {"search": [], "chat": [], "workers": workers}
         bodies = {"search": search, "chat": chat}
-        for route in routes:
-            if warmup > 0:
-                # from the other end of the list: the measured run still starts on unseen questions
-                http_load(f"{base}/api/{route}", bodies[route][::-1], max(levels), warmup)
-            for c in levels:
-                out[route].append(http_load(f"{base}/api/{route}", bodies[route], c, seconds))
-                print(f"  /api/{route} c={c}: {out[route][-1]['rps']:.0f} rps", flush=True)
+        for turn in range(rounds):
+            for route in routes:
+                if warmup > 0 and turn == 0:
+                    # from the other end of the list: the measured run still starts on unseen
+                    # questions
+                    http_load(f"{base}/api/{route}", bodies[route][::-1], max(levels), warmup)
+                for c in levels:
+                    out[route].append(http_load(f"{base}/api/{route}", bodies[route], c, seconds))
+                    print(f"  /api/{route} c={c}: {out[route][-1]['rps']:.0f} rps", flush=True)
         return out
     finally:
         proc.terminate()
