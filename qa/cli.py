@@ -288,11 +288,10 @@ def cmd_eval(args: argparse.Namespace) -> int:
     return 0
 
 
-PAIR_KINDS = ("positive", "same", "retrieved", "swapped", "cloze")
-
-
 def parse_weights(text: str) -> dict[str, float]:
     """``swapped=2,same=1.5`` -> {"swapped": 2.0, "same": 1.5}; a clear error for anything else."""
+    from qa.reader.data import PAIR_KINDS
+
     out: dict[str, float] = {}
     for part in filter(None, (p.strip() for p in text.split(","))):
         kind, eq, value = part.partition("=")

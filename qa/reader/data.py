@@ -61,6 +61,12 @@ class QAItem:
         return doc_split(self.dataset, self.title)
 
 
+# What a training pair is: the answer's sentence; another sentence of the same paragraph; a
+# sentence of another document retrieval would rank high; the question with a name or number
+# swapped for one the paragraph never mentions (the near miss); a cloze question (``--synthetic``).
+PAIR_KINDS = ("positive", "same", "retrieved", "swapped", "cloze")
+
+
 @dataclass(frozen=True)
 class Example:
     """A (question, sentence) pair; ``start``/``end`` are the answer's offsets in the sentence,
@@ -70,7 +76,7 @@ class Example:
     sentence: str
     start: int
     end: int
-    kind: str  # "positive", "same", "retrieved", "swapped"
+    kind: str  # one of PAIR_KINDS
     qid: str
     context: str = ""  # what the sentence is read with (``qa.reader.model.left_context``)
 
