@@ -88,7 +88,8 @@ def best_probability(answerer: ReaderAnswerer, searcher: Searcher, question: str
 
 
 def choose_threshold(pos: np.ndarray, near: np.ndarray) -> float:
-    grid = np.round(np.arange(0.02, 0.99, 0.01), 2)
+    # finer below 0.1, where a step of 0.01 is a large step in log-odds (0.02 -> 0.03: 0.42)
+    grid = np.unique(np.round(np.r_[np.arange(0.005, 0.1, 0.0025), np.arange(0.1, 0.99, 0.01)], 4))
     found = {t: float(np.mean(pos >= t)) for t in grid}
     # the answerable share comes first: at least MIN_FOUND, or when the type checks already
     # refuse more than that, as many as any threshold keeps
@@ -334,8 +335,13 @@ def model_card(meta: dict[str, Any], results: dict[str, Any]) -> str:
         "margin (0.5) + 0.5 x the next sentence's prior "
         f"({results.get('seed_answers', {}).get('sentences_read', '?')} sentences a seed question "
         "on average); when the best "
-        "probability clears the threshold the answer is read from the sentence ranked first by "
-        "probability + 0.5 x that prior, else the answer is *not found*. Rules on top of the "
+        "confidence clears the threshold the answer is read from the sentence ranked first by "
+        "probability + 0.5 x that prior, else the answer is *not found*. The confidence is the "
+        "probability's log-odds moved by "
+        f"{meta.get('span_weight', 0)} per unit of the span head's score (start + end logits) "
+        f"above {meta.get('span_center', 0)} (the median of validation pairs): a sentence on the "
+        "topic that answers something else gets a fair probability but no span the span head is "
+        "sure of (`bench/reader_confidence.py` fits the weight). Rules on top of the "
         "model (`qa/reader/spans.py`): the reader keeps its 20 best spans per sentence, and "
         "among those within 6 logits of its best the first of the asked kind and unit is the "
         "short answer (`多少人次` -> `23人次`, not `33次`); a reading whose best span is not of "
@@ -394,6 +400,8 @@ def model_card(meta: dict[str, Any], results: dict[str, Any]) -> str:
         f"F1/100 + AUC was kept: step {t.get('selected_step', '?')} "
         f"(validation EM {val.get('val_em', '?')}, F1 {val.get('val_f1', '?')}, AUC "
         f"{val.get('auc_all', '?')}).",
+        f"- Span weight {meta.get('span_weight', 0)} in the answer confidence, "
+        f"{meta.get('span_weight_rule', 'not fitted')}.",
         f"- Temperature {meta.get('temperature')} fitted on validation pairs; threshold "
         f"{meta.get('threshold')} chosen on the calibration half of the seed question sets "
         f"({meta.get('threshold_rule', '')}).",

@@ -64,6 +64,8 @@ class FakeReader:
     characters; the span is its first number (or its first four characters)."""
 
     threshold = 0.4
+    span_weight = 0.0  # "found" on the probability alone (``qa.reader.model.answer_confidence``)
+    span_center = 0.0
 
     def read(
         self, question: str, sentences: Sequence[str], contexts: Sequence[str] | None = None

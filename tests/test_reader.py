@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import json
 import logging
+from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -471,6 +473,30 @@ class TestAnswerer:
         assert c.passage.text[slice(*c.evidence_span)] + "[1]" in ans.text
         assert hits[0].answer_span is None  # the hits given are not modified
 
+    def test_found_weighs_how_sure_the_span_head_is(self) -> None:
+        """With the bundle's span weight, a sentence the answer head likes but whose best span the
+        span head doubts is a near miss; the same probability with a sure span is found."""
+        hits = [_hit(2), _hit(0)]
+        question = "恩平篮球赛有多少家企业捐资？"
+
+        class Scored(FakeReader):
+            span_weight, span_center = 0.5, 10.0
+
+            def __init__(self, span_score: float) -> None:
+                self.span_score = span_score
+
+            def read(self, question: str, sentences: Any, contexts: Any = None) -> list[Reading]:
+                return [
+                    replace(r, span_score=self.span_score)
+                    for r in super().read(question, sentences)
+                ]
+
+        sure = ReaderAnswerer(Scored(16.0), threshold=0.8).answer(question, hits)  # type: ignore[arg-type]
+        doubtful = ReaderAnswerer(Scored(2.0), threshold=0.8).answer(question, hits)  # type: ignore[arg-type]
+        assert sure.found and sure.short_answer == "102"
+        assert sure.confidence is not None and sure.confidence > 0.8
+        assert not doubtful.found and doubtful.text == NEAR_MISS
+
     def test_below_threshold_is_a_near_miss_with_related_reading(self) -> None:
         hits = [_hit(2), _hit(0)]
         ans = ReaderAnswerer(FakeReader(), threshold=0.99).answer("恩平篮球赛的冠军是谁？", hits)  # type: ignore[arg-type]
@@ -601,6 +627,23 @@ class TestAnswerer:
         patient = Counting(0.99)
         ReaderAnswerer(patient, threshold=0.1, stop_margin=2.0).read(question, hits)  # type: ignore[arg-type]
         assert len(patient.runs) == READ_CANDIDATES
+
+
+def test_answer_confidence_moves_the_log_odds_by_the_span_score() -> None:
+    from qa.reader.model import answer_confidence
+
+    r = Reading(0.5, 0, 2, span_score=9.0)
+    assert answer_confidence(r) == 0.5  # no weight: the probability
+    assert answer_confidence(r, 0.1, 9.0) == pytest.approx(0.5)
+    assert answer_confidence(replace(r, span_score=19.0), 0.1, 9.0) == pytest.approx(
+        1 / (1 + np.exp(-1))
+    )
+    assert answer_confidence(replace(r, span_score=-1.0), 0.1, 9.0) == pytest.approx(
+        1 / (1 + np.exp(1))
+    )
+    # no span (a yes/no question answered by its sentence): the probability alone
+    assert answer_confidence(replace(r, start=-1, end=-1, span_score=-50.0), 0.1, 9.0) == 0.5
+    assert 0.0 < answer_confidence(Reading(1.0, 0, 1, span_score=1e6), 0.1, 9.0) <= 1.0
 
 
 def test_reader_module_has_no_torch_import() -> None:

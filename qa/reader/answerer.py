@@ -38,7 +38,7 @@ from qa.answer import (
 from qa.config import Settings
 from qa.models import Answer, Hit
 from qa.reader.data import MAX_UNIT_CHARS
-from qa.reader.model import DEFAULT_BUNDLE, Reader, Reading, left_context
+from qa.reader.model import DEFAULT_BUNDLE, Reader, Reading, answer_confidence, left_context
 from qa.reader.spans import span_fits
 from qa.search import Searcher
 from qa.text import reading_spans
@@ -154,7 +154,7 @@ class ReaderAnswerer:
             best = max(cands[:done], key=self._rank)
             if (
                 done < len(cands)
-                and best.probability >= self.threshold
+                and self.confidence(best) >= self.threshold
                 and self._fits(question, best)
                 and self._rank(best) >= self.stop_margin + PRIOR_WEIGHT * cands[done].prior
             ):
@@ -162,6 +162,13 @@ class ReaderAnswerer:
         if self.on_stage is not None:
             self.on_stage("reader", time.perf_counter() - started)
         return sorted(cands[:done], key=self._rank, reverse=True)
+
+    def confidence(self, c: Candidate) -> float:
+        """What "found" is decided on for one sentence: the reader's answer probability with its
+        span head's certainty (``qa.reader.model.answer_confidence``, the bundle's weights)."""
+        if c.reading is None:
+            return 0.0
+        return answer_confidence(c.reading, self.reader.span_weight, self.reader.span_center)
 
     @staticmethod
     def _rank(c: Candidate) -> float:
@@ -203,18 +210,19 @@ class ReaderAnswerer:
         chosen = [best]
         for c in ranked[1:2]:
             if (
-                c.probability >= max(SUPPORT_PROBABILITY, self.threshold)
+                c.probability >= SUPPORT_PROBABILITY
+                and self.confidence(c) >= self.threshold
                 and len(best.text) + len(c.text) <= MAX_ANSWER_CHARS
             ):
                 chosen.append(c)
         return self._compose(question, hits, best, chosen)
 
     def decision(self, question: str, ranked: Sequence[Candidate]) -> float:
-        """What "found" is decided on: the best reading's probability, or 0 when the best reading
-        is not of the asked kind (a number for "how many", a date for "when")."""
+        """What "found" is decided on: the best reading's confidence (``confidence``), or 0 when
+        the best reading is not of the asked kind (a number for "how many", a date for "when")."""
         if not ranked or not self._fits(question, ranked[0]):
             return 0.0
-        return max(c.probability for c in ranked)
+        return max(self.confidence(c) for c in ranked)
 
     @staticmethod
     def _fits(question: str, c: Candidate) -> bool:
@@ -248,7 +256,7 @@ class ReaderAnswerer:
             citations,
             question,
             short_answer=short,
-            confidence=reading.probability,
+            confidence=self.confidence(best),
             method=self.method,
         )
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import os
 import threading
 from collections.abc import Sequence
@@ -174,6 +175,22 @@ def sigmoid(x: np.ndarray) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-x))
 
 
+def answer_confidence(
+    reading: Reading, span_weight: float = 0.0, span_center: float = 0.0
+) -> float:
+    """How sure the reading is that the sentence answers: the answer head's log-odds, moved by
+    ``span_weight`` per unit of the span head's score (start + end logits) above ``span_center``.
+    A sentence that answers something else has a likely-answer probability but no span the span
+    head is sure of; both heads together tell near misses better than either alone (the weight and
+    centre are the bundle's, in ``meta.json``; ``bench/reader_confidence.py`` fits them). With a
+    weight of 0 it is the probability."""
+    if span_weight == 0.0 or reading.start < 0:
+        return reading.probability
+    p = min(max(reading.probability, 1e-9), 1 - 1e-9)
+    logit = math.log(p / (1 - p)) + span_weight * (reading.span_score - span_center)
+    return 1.0 / (1.0 + math.exp(-min(max(logit, -60.0), 60.0)))
+
+
 class Reader:
     """An exported reader bundle on ONNX Runtime; ``read`` is safe to call from many threads.
 
@@ -207,6 +224,9 @@ class Reader:
         self.meta: dict[str, Any] = meta
         self.temperature = float(meta.get("temperature", 1.0))
         self.threshold = float(meta.get("threshold", 0.5))
+        # the answer confidence's span-head term (``answer_confidence``); 0: the probability alone
+        self.span_weight = float(meta.get("span_weight", 0.0))
+        self.span_center = float(meta.get("span_center", 0.0))
         self.context_chars = int(meta.get("context_chars", 0))
         names = ["reader.int8.onnx", "reader.onnx"] if int8 else ["reader.onnx"]
         if graph is None:
