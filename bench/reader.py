@@ -451,7 +451,8 @@ def model_card(meta: dict[str, Any], results: dict[str, Any]) -> str:
             "",
         ]
     lines += [
-        "Reproduce: `python -m bench.reader --write-threshold --http 10 --card` "
+        "Reproduce: `python -m bench.reader_confidence --write` (the span weight), then "
+        "`python -m bench.reader --write-threshold --http 10 --rounds 3 --card` "
         "(writes `bench/results/reader.json`).",
         "",
         "## A second stage that was tried and not shipped",
