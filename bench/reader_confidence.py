@@ -32,7 +32,7 @@ from qa.config import ROOT, Settings
 from qa.embed import SentenceTransformerEmbedder
 from qa.reader.answerer import ReaderAnswerer
 from qa.reader.data import build_examples, load_all, split_items
-from qa.reader.evaluate import auc
+from qa.reader.evaluate import auc, readings_by_kind
 from qa.reader.model import DEFAULT_BUNDLE, Reader, Reading, answer_confidence
 from qa.search import Searcher
 
@@ -41,16 +41,7 @@ GRID = tuple(round(0.05 * i, 2) for i in range(7))  # 0 .. 0.3
 
 def pair_readings(reader: Reader, items: list[Any], pool: list[Any]) -> dict[str, list[Reading]]:
     """Readings of each kind of pair (positive, same, retrieved, swapped) built from the items."""
-    examples = build_examples(items, seed=7, swap_pool=pool)
-    out: dict[str, list[Reading]] = {}
-    for s in range(0, len(examples), 64):
-        chunk = examples[s : s + 64]
-        got = reader.read_pairs(
-            [x.question for x in chunk], [x.sentence for x in chunk], [x.context for x in chunk]
-        )
-        for x, r in zip(chunk, got, strict=True):
-            out.setdefault(x.kind, []).append(r)
-    return out
+    return readings_by_kind(reader.read_pairs, build_examples(items, seed=7, swap_pool=pool))
 
 
 def pairs_auc(readings: dict[str, list[Reading]], k: float, center: float) -> float:

@@ -77,9 +77,9 @@ def span_scores(read: ReadFn, items: Sequence[QAItem]) -> dict[str, Any]:
     return report
 
 
-def separation(read_pairs: PairFn, examples: Sequence[Example]) -> dict[str, float]:
-    """AUC of the answer probability: positives against each kind of negative."""
-    by_kind: dict[str, list[float]] = {}
+def readings_by_kind(read_pairs: PairFn, examples: Sequence[Example]) -> dict[str, list[Reading]]:
+    """Each pair read, grouped by its kind (positive, same, retrieved, swapped, cloze)."""
+    out: dict[str, list[Reading]] = {}
     for s in range(0, len(examples), 64):
         chunk = examples[s : s + 64]
         readings = read_pairs(
@@ -88,7 +88,16 @@ def separation(read_pairs: PairFn, examples: Sequence[Example]) -> dict[str, flo
             [ex.context for ex in chunk],
         )
         for ex, r in zip(chunk, readings, strict=True):
-            by_kind.setdefault(ex.kind, []).append(r.probability)
+            out.setdefault(ex.kind, []).append(r)
+    return out
+
+
+def separation(read_pairs: PairFn, examples: Sequence[Example]) -> dict[str, float]:
+    """AUC of the answer probability: positives against each kind of negative."""
+    by_kind = {
+        kind: [r.probability for r in rs]
+        for kind, rs in readings_by_kind(read_pairs, examples).items()
+    }
     pos = by_kind.get("positive", [])
     out = {f"auc_{k}": round(auc(pos, v), 4) for k, v in sorted(by_kind.items()) if k != "positive"}
     negatives = [p for k, v in by_kind.items() if k != "positive" for p in v]
