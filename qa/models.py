@@ -112,7 +112,9 @@ class Answer:
     """What the service says: the text shown, whether it was found, and its sources.
 
     ``short_answer`` is the exact answer the reader extracted (None when not found or when the
-    answer comes from the heuristic composer); ``confidence`` its probability; ``related`` the
+    answer comes from the heuristic composer); ``confidence`` what "found" was decided on (the
+    reader's answer confidence, ``qa.reader.model.answer_confidence``; for a question in another
+    language, the evidence sentence's score); ``related`` the
     closest passages when the articles are on the topic but do not answer (``found`` is False).
     """
 
