@@ -31,7 +31,7 @@ from qa.answer import Message, answer_messages, byline_answer
 from qa.config import ROOT, Settings
 from qa.embed import SentenceTransformerEmbedder
 from qa.evaluate import evaluate_answers, load_questions
-from qa.reader.answerer import ReaderAnswerer
+from qa.reader.answerer import Candidate, ReaderAnswerer
 from qa.reader.data import build_examples, load_all, split_items
 from qa.reader.evaluate import separation, span_scores
 from qa.reader.model import DEFAULT_BUNDLE, Reader
@@ -41,6 +41,12 @@ DATA = ROOT / "tests" / "data"
 OUT = ROOT / "bench" / "results"
 FP32 = ROOT / "embeddings" / "reader-train" / "reader.fp32.onnx"
 MIN_FOUND = 0.95
+# The seed question sets of tests/data/ the threshold is calibrated on
+SEED_SETS = {
+    "answerable": "seed_questions.jsonl",
+    "near_miss": "near_miss.jsonl",
+    "off_topic": "off_topic.jsonl",
+}
 
 
 def half(question: str) -> str:
@@ -76,15 +82,25 @@ def topical(answerer: ReaderAnswerer, searcher: Searcher) -> ReaderAnswerer:
     return answerer
 
 
-def best_probability(answerer: ReaderAnswerer, searcher: Searcher, question: str) -> float:
-    """The score the service decides "found" on (``ReaderAnswerer.decision``); -1 when the
-    retrieval gate refuses first, 2 when the question is answered from a byline (no reading)."""
+def read_question(
+    answerer: ReaderAnswerer, searcher: Searcher, question: str
+) -> float | list[Candidate]:
+    """The candidate sentences the answerer reads for the question, or, when it reads none, the
+    score it is decided on: -1 when the retrieval gate refuses first, 2 when the question is
+    answered from a byline."""
     hits = searcher.search(question, top_k=3)
     if not answerer.on_topic(question, hits):
         return -1.0
     if byline_answer(question, hits) is not None:
         return 2.0
-    return answerer.decision(question, answerer.read(question, hits))
+    return answerer.read(question, hits)
+
+
+def best_probability(answerer: ReaderAnswerer, searcher: Searcher, question: str) -> float:
+    """The score the service decides "found" on (``ReaderAnswerer.decision``; see
+    ``read_question`` for the questions it reads nothing for)."""
+    got = read_question(answerer, searcher, question)
+    return got if isinstance(got, float) else answerer.decision(question, got)
 
 
 def choose_threshold(pos: np.ndarray, near: np.ndarray) -> float:
@@ -99,11 +115,7 @@ def choose_threshold(pos: np.ndarray, near: np.ndarray) -> float:
 
 
 def calibrate(answerer: ReaderAnswerer, searcher: Searcher) -> dict[str, Any]:
-    sets = {
-        "answerable": [r["question"] for r in rows(DATA / "seed_questions.jsonl")],
-        "near_miss": [r["question"] for r in rows(DATA / "near_miss.jsonl")],
-        "off_topic": [r["question"] for r in rows(DATA / "off_topic.jsonl")],
-    }
+    sets = {kind: [r["question"] for r in rows(DATA / name)] for kind, name in SEED_SETS.items()}
     probs = {k: {q: best_probability(answerer, searcher, q) for q in qs} for k, qs in sets.items()}
 
     def arr(kind: str, part: str | None) -> np.ndarray:

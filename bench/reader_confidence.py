@@ -26,8 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from bench.reader import DATA, OUT, half, rows, topical
-from qa.answer import byline_answer
+from bench.reader import DATA, OUT, SEED_SETS, half, read_question, rows, topical
 from qa.config import ROOT, Settings
 from qa.embed import SentenceTransformerEmbedder
 from qa.reader.answerer import ReaderAnswerer
@@ -56,35 +55,32 @@ def pairs_auc(readings: dict[str, list[Reading]], k: float, center: float) -> fl
 
 
 def seed_readings(answerer: ReaderAnswerer, searcher: Searcher) -> list[dict[str, Any]]:
-    """Each seed answerable / near-miss question with its readings (all six candidates read)."""
-    out = []
-    for kind, name in (("answerable", "seed_questions.jsonl"), ("near_miss", "near_miss.jsonl")):
-        for r in rows(DATA / name):
-            q = r["question"]
-            hits = searcher.search(q, top_k=3)
-            row: dict[str, Any] = {"question": q, "kind": kind, "half": half(q)}
-            if not answerer.on_topic(q, hits):
-                row["fixed"] = -1.0  # refused by the retrieval gate, whatever k is
-            elif byline_answer(q, hits) is not None:
-                row["fixed"] = 2.0  # answered from the byline, no reading
-            else:
-                ranked = answerer.read(q, hits)
-                row["fits"] = bool(ranked) and answerer._fits(q, ranked[0])
-                row["readings"] = [c.reading for c in ranked if c.reading is not None]
-            out.append(row)
-    return out
+    """Each seed answerable / near-miss question with what the answerer reads for it (all six
+    candidates read: ``bench.reader.read_question``)."""
+    return [
+        {"question": q, "kind": kind, "half": half(q), "read": read_question(answerer, searcher, q)}
+        for kind in ("answerable", "near_miss")
+        for q in (r["question"] for r in rows(DATA / SEED_SETS[kind]))
+    ]
 
 
-def seed_auc(questions: list[dict[str, Any]], part: str, k: float, center: float) -> float:
-    def score(row: dict[str, Any]) -> float:
-        if "fixed" in row:
-            return float(row["fixed"])
-        if not row["fits"]:
-            return 0.0
-        return max(answer_confidence(r, k, center) for r in row["readings"])
+def seed_auc(
+    answerer: ReaderAnswerer, questions: list[dict[str, Any]], part: str, k: float, center: float
+) -> float:
+    """AUC of what the answerer decides "found" on (``ReaderAnswerer.decision``) at weight k."""
+    reader = answerer.reader
+    saved = reader.span_weight, reader.span_center
+    reader.span_weight, reader.span_center = k, center
+    try:
 
-    pos = [score(r) for r in questions if r["half"] == part and r["kind"] == "answerable"]
-    neg = [score(r) for r in questions if r["half"] == part and r["kind"] == "near_miss"]
+        def score(row: dict[str, Any]) -> float:
+            got = row["read"]
+            return got if isinstance(got, float) else answerer.decision(row["question"], got)
+
+        pos = [score(r) for r in questions if r["half"] == part and r["kind"] == "answerable"]
+        neg = [score(r) for r in questions if r["half"] == part and r["kind"] == "near_miss"]
+    finally:
+        reader.span_weight, reader.span_center = saved
     return auc(pos, neg)
 
 
@@ -136,9 +132,9 @@ def main() -> None:
         row = {
             "k": k,
             "val_pairs": pairs_auc(val, k, center),
-            "seed_calibration": seed_auc(seeds, "calibration", k, center),
+            "seed_calibration": seed_auc(answerer, seeds, "calibration", k, center),
             "test_pairs": pairs_auc(test, k, center),
-            "seed_test": seed_auc(seeds, "test", k, center),
+            "seed_test": seed_auc(answerer, seeds, "test", k, center),
         }
         row["fit"] = (row["val_pairs"] + row["seed_calibration"]) / 2
         table.append({key: round(v, 4) for key, v in row.items()})
