@@ -188,7 +188,7 @@ def answer_confidence(
         return reading.probability
     p = min(max(reading.probability, 1e-9), 1 - 1e-9)
     logit = math.log(p / (1 - p)) + span_weight * (reading.span_score - span_center)
-    return 1.0 / (1.0 + math.exp(-min(max(logit, -60.0), 60.0)))
+    return float(sigmoid(np.clip(logit, -60.0, 60.0)))
 
 
 class Reader:
