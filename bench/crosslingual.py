@@ -307,6 +307,17 @@ def fit_thresholds(feats: list[dict[str, Any]]) -> dict[str, Any]:
         "calibration": {"n": len(cal), **rates([pick(f, bonus, gate_w) for f in cal], gate, found)},
         "test": {"n": len(test), **rates([pick(f, bonus, gate_w) for f in test], gate, found)},
         "all": {"n": len(feats), **rates(all_picks, gate, found)},
+        # the targets are on English questions: each language's own rates
+        "by_language": {
+            lang: {
+                part: {"n": len(sub), **rates([pick(f, bonus, gate_w) for f in sub], gate, found)}
+                for part, sub in (
+                    ("test", [f for f in test if f["row"]["lang"] == lang]),
+                    ("all", [f for f in feats if f["row"]["lang"] == lang]),
+                )
+            }
+            for lang in sorted({f["row"]["lang"] for f in feats})
+        },
         "curve": curve,
     }
 
