@@ -96,11 +96,16 @@ def read_question(
     return answerer.read(question, hits)
 
 
-def best_probability(answerer: ReaderAnswerer, searcher: Searcher, question: str) -> float:
-    """The score the service decides "found" on (``ReaderAnswerer.decision``; see
-    ``read_question`` for the questions it reads nothing for)."""
-    got = read_question(answerer, searcher, question)
+def decided(answerer: ReaderAnswerer, question: str, got: float | list[Candidate]) -> float:
+    """The score the service decides "found" on (``ReaderAnswerer.decision``), from what
+    ``read_question`` returned for the question."""
     return got if isinstance(got, float) else answerer.decision(question, got)
+
+
+def best_probability(answerer: ReaderAnswerer, searcher: Searcher, question: str) -> float:
+    """The score the service decides "found" on (see ``read_question`` for the questions it reads
+    nothing for)."""
+    return decided(answerer, question, read_question(answerer, searcher, question))
 
 
 def choose_threshold(pos: np.ndarray, near: np.ndarray) -> float:

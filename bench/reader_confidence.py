@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from bench.reader import DATA, OUT, SEED_SETS, half, read_question, rows, topical
+from bench.reader import DATA, OUT, SEED_SETS, decided, half, read_question, rows, topical
 from qa.config import ROOT, Settings
 from qa.embed import SentenceTransformerEmbedder
 from qa.reader.answerer import ReaderAnswerer
@@ -72,16 +72,17 @@ def seed_auc(
     saved = reader.span_weight, reader.span_center
     reader.span_weight, reader.span_center = k, center
     try:
-
-        def score(row: dict[str, Any]) -> float:
-            got = row["read"]
-            return got if isinstance(got, float) else answerer.decision(row["question"], got)
-
-        pos = [score(r) for r in questions if r["half"] == part and r["kind"] == "answerable"]
-        neg = [score(r) for r in questions if r["half"] == part and r["kind"] == "near_miss"]
+        scores = {
+            kind: [
+                decided(answerer, r["question"], r["read"])
+                for r in questions
+                if r["half"] == part and r["kind"] == kind
+            ]
+            for kind in ("answerable", "near_miss")
+        }
     finally:
         reader.span_weight, reader.span_center = saved
-    return auc(pos, neg)
+    return auc(scores["answerable"], scores["near_miss"])
 
 
 def plot(table: list[dict[str, Any]], chosen: float, path: Path) -> None:
