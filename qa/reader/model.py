@@ -9,6 +9,7 @@ sentence. It runs on ONNX Runtime from a bundle (``reader.onnx``, ``tokenizer.js
 
 from __future__ import annotations
 
+import gzip
 import json
 import logging
 import math
@@ -42,6 +43,13 @@ DEFAULT_BUNDLE = Path(__file__).resolve().parent.parent.parent / "embeddings" / 
 
 class ReaderError(QAError):
     """The reader bundle is missing, truncated or from another version."""
+
+
+def tokenizer_file(bundle: Path) -> Path:
+    """A bundle's ``tokenizer.json``, or its compressed ``tokenizer.json.gz``."""
+    plain = bundle / "tokenizer.json"
+    packed = bundle / "tokenizer.json.gz"
+    return packed if packed.is_file() and not plain.is_file() else plain
 
 
 @dataclass(frozen=True)
@@ -100,7 +108,12 @@ class PairEncoder:
     def __init__(self, tokenizer_file: Path, max_length: int = MAX_LENGTH) -> None:
         from tokenizers import Tokenizer
 
-        self.tokenizer = Tokenizer.from_file(str(tokenizer_file))
+        if tokenizer_file.suffix == ".gz":  # a 250k-piece vocabulary is kept compressed
+            self.tokenizer = Tokenizer.from_str(
+                gzip.decompress(tokenizer_file.read_bytes()).decode()
+            )
+        else:
+            self.tokenizer = Tokenizer.from_file(str(tokenizer_file))
         self.tokenizer.no_padding()
         self.tokenizer.enable_truncation(max_length, strategy="only_second")
         self.max_length = max_length
@@ -233,7 +246,17 @@ class Reader:
             graph = next((self.bundle / n for n in names if (self.bundle / n).is_file()), None)
         if graph is None or not graph.is_file():
             raise ReaderError(f"reader graph missing in {self.bundle} (looked for {names})")
-        tok_file = self.bundle / "tokenizer.json"
+        tok_file = tokenizer_file(self.bundle)
+        # a reader trained on a frozen embedding table it does not ship (multilingual-e5-small's,
+        # 96M weights) reads it from the installed package (``qa.reader.e5``)
+        self.table: Any = None
+        if meta.get("word_table"):
+            from qa.reader.e5 import E5Error, WordTable
+
+            try:
+                self.table = WordTable.load(meta["word_table"])
+            except (E5Error, KeyError, TypeError, ValueError) as e:
+                raise ReaderError(f"reader {self.bundle}: {e}") from None
         try:
             import onnxruntime as ort
 
@@ -270,8 +293,11 @@ class Reader:
             self._in_flight += 1
         try:
             session = self.wide if alone else self.session
+            feed = batch.feed()
+            if self.table is not None:
+                feed["inputs_embeds"] = self.table(feed.pop("input_ids"))
             with self._slots:
-                has, start, end = session.run(None, batch.feed())
+                has, start, end = session.run(None, feed)
         finally:
             with self._count:
                 self._in_flight -= 1
