@@ -336,6 +336,7 @@ def cmd_train_reader(args: argparse.Namespace) -> int:
         layers=args.layers,
         base_model=args.base_model,
         synthetic=args.synthetic,
+        erased=args.erased,
         teachers=[Path(t) for t in args.teacher.split(",") if t.strip()],
         distill=args.distill,
         distill_spans_only=args.distill_spans_only,
@@ -581,6 +582,11 @@ def build_parser() -> argparse.ArgumentParser:
         default=0,
         help="cloze questions per training paragraph, made from its numbers and dates (0: none)",
     )
+    tr.add_argument(
+        "--erased",
+        action="store_true",
+        help="add near misses made by cutting the answer's clause out of its sentence",
+    )
     tr.add_argument("--max-examples", type=int, default=0, help="train on a sample (a quick trial)")
     tr.add_argument(
         "--context",
@@ -591,7 +597,8 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument(
         "--init-from",
         default="",
-        help="start from an exported reader bundle's weights (a second stage) instead of m3e-small",
+        help="start from an exported reader bundle's weights, or a run's best.pt (a second "
+        "stage), instead of the base model's",
     )
     tr.add_argument(
         "--teacher",

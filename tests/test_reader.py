@@ -146,6 +146,22 @@ class TestData:
                 start = item.context.find(x.sentence)
                 assert x.context == left_context(item.title, item.context, start)
 
+    def test_erased_near_miss_drops_the_answers_clause(self, tmp_path: Path) -> None:
+        from qa.reader.data import erase_answer
+
+        s = "比赛进行的两个多月里，16支队伍参赛，筹集逾410万元善款。"
+        a = s.index("410万元")
+        assert erase_answer(s, a, a + 5) == "比赛进行的两个多月里，16支队伍参赛。"
+        # an answer across clauses, or a sentence of one clause, gives no near miss
+        assert erase_answer(s, s.index("16支"), a) is None
+        assert erase_answer("筹集逾410万元善款。", 3, 8) is None
+        items = load_squad(_squad(tmp_path), "tiny")
+        erased = [x for x in build_examples(items, seed=1, erased_negatives=True)]
+        for x in erased:
+            if x.kind == "erased":
+                item = next(i for i in items if i.qid == x.qid)
+                assert not x.answerable and item.answers[0][0] not in x.sentence
+
     def test_cloze_questions_ask_for_a_number_or_a_date(self) -> None:
         from qa.reader.data import _cloze_spans, cloze_question
 
@@ -360,6 +376,17 @@ class TestSpans:
         a, b = s.index("50个"), s.index("百万元")
         r = Reading(0.9, a, len(s) - 1, 9.0, ((b, b + 3, 7.0),))
         assert choose("一年能帮企业省下多少开销？", s, r).text(s) == "近百万元"
+
+    def test_asked_in_english_wants_latin_letters(self) -> None:
+        from qa.reader.spans import span_fits
+
+        # a sentence that quotes the word is not its translation
+        assert not span_fits("“工会”用英语怎么说？", "工会驿站")
+        assert not span_fits("把“工匠精神”翻译成英文", "工匠精神")
+        assert not span_fits("饿了么的英文名是什么？", "饿了么")
+        assert span_fits("饿了么的英文名是什么？", "Ele.me")
+        # an English name named in the question, something else asked
+        assert span_fits("华硕英文名称ASUS代表的是什么?", "希腊神话的天马")
 
     def test_units_asked_after_ge_and_durations(self) -> None:
         from qa.reader.spans import asked_unit, choose, span_fits

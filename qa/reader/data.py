@@ -10,7 +10,11 @@ sentence does not answer":
   question (what retrieval puts in front of the reader for a question the corpus cannot answer);
 - ``swapped``: the question with one of its names, places or numbers that the sentence mentions
   replaced by another one the paragraph never mentions, asked of the positive sentence (the fact
-  asked for is absent: the near miss).
+  asked for is absent: the near miss);
+- ``erased`` (``--erased``): the positive sentence without the clause that holds the answer, when
+  it has others (比赛进行的两个多月里，16支队伍参赛，筹集逾410万元善款。 asked how much was raised
+  becomes 比赛进行的两个多月里，16支队伍参赛。): the same subject, other facts of the same kind,
+  not the one asked for, which is how a news article misses a question on its topic.
 
 ``synthetic_examples`` adds cloze questions (``cloze``) made from the numbers and dates of
 sentences no question asks about, each with a ``same`` negative and a ``swapped`` near miss
@@ -63,8 +67,9 @@ class QAItem:
 
 # What a training pair is: the answer's sentence; another sentence of the same paragraph; a
 # sentence of another document retrieval would rank high; the question with a name or number
-# swapped for one the paragraph never mentions (the near miss); a cloze question (``--synthetic``).
-PAIR_KINDS = ("positive", "same", "retrieved", "swapped", "cloze")
+# swapped for one the paragraph never mentions (the near miss); a cloze question (``--synthetic``);
+# the answer's sentence without the clause that holds it (``--erased``).
+PAIR_KINDS = ("positive", "same", "retrieved", "swapped", "cloze", "erased")
 
 
 @dataclass(frozen=True)
@@ -237,6 +242,25 @@ class _RareBigrams:
         return None
 
 
+_CLAUSE_END = re.compile(r"[^，；,;]+[，；,;]?")
+
+
+def erase_answer(sentence: str, start: int, end: int) -> str | None:
+    """The sentence without the clause (between commas or semicolons) that holds the answer at
+    ``start:end``, ended as a sentence; None when the answer spans clauses or nothing is left."""
+    clauses = [(m.start(), m.end()) for m in _CLAUSE_END.finditer(sentence)]
+    if len(clauses) < 2:
+        return None
+    inside = [(s, e) for s, e in clauses if s <= start and end <= e]
+    if not inside:
+        return None
+    s, e = inside[0]
+    out = (sentence[:s] + sentence[e:]).rstrip("，；,; ")
+    if len(out) < 8:
+        return None
+    return out if out.endswith(("。", "！", "？", "”")) else out + "。"
+
+
 def build_examples(
     items: Sequence[QAItem],
     seed: int = 13,
@@ -244,6 +268,7 @@ def build_examples(
     retrieved_negatives: bool = True,
     swapped_negatives: bool = True,
     swap_pool: Sequence[QAItem] | None = None,
+    erased_negatives: bool = False,
 ) -> list[Example]:
     """Positive and negative pairs for every question (see the module docstring)."""
     rng = random.Random(seed)
@@ -279,6 +304,10 @@ def build_examples(
             question = swapper.swap(item, sentence, rng)
             if question:
                 out.append(Example(question, sentence, -1, -1, "swapped", item.qid, ctx))
+        if erased_negatives:
+            rest_of = erase_answer(sentence, a_s - us, a_e - us)
+            if rest_of and not any(g in rest_of for g in gold):
+                out.append(Example(item.question, rest_of, -1, -1, "erased", item.qid, ctx))
     return out
 
 

@@ -88,6 +88,17 @@ _ASKS_MONEY = re.compile(
 )
 
 
+# Asked how a word is said in English, or for an English name, the answer is in Latin letters:
+# the paper quoting 工会 is not its translation. Only when the question ends on it (not 华硕英文名称
+# ASUS代表的是什么?, CMRC/DRCD's three questions that name an English name and ask something else).
+_ASKS_LATIN = re.compile(
+    r"(?:(?:英语|英文)(?:里|中)?(?:怎么|如何)(?:说|讲|表达|写|拼)"
+    r"|(?:翻译|译)(?:成|为)(?:英语|英文)"
+    r"|英文(?:名|名字|名称|全称|缩写)?(?:是|叫|为)(?:什么)?)[？?。]?$"
+)
+_LATIN = re.compile(r"[A-Za-z]")
+
+
 def _dimension(span: str) -> str | None:
     """What the first quantity of the span measures (people, count, money, time, area, or a
     date), if known."""
@@ -109,10 +120,12 @@ def _same_dimension(asked: str | None, got: str | None) -> bool:
 def span_fits(question: str, span: str) -> bool:
     """Whether a short answer is the kind of thing the question asks for (a number for "how
     many", a date for "when", and not a quantity of another dimension than the unit asked: 元 for
-    多少分钟; a word jieba tags as a person's name for "who"), and is not the question's own
-    words; any other span fits other questions."""
+    多少分钟; a word jieba tags as a person's name for "who"; Latin letters for "how is it said
+    in English"), and is not the question's own words; any other span fits other questions."""
     if echoes(question, span):
         return False
+    if _ASKS_LATIN.search(question.strip()):
+        return bool(_LATIN.search(span))
     if _ASKS_TIME.search(question):
         return bool(_DATES.search(span))
     if _ASKS_COUNT.search(question):

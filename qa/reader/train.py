@@ -91,6 +91,8 @@ class TrainConfig:
     # cloze questions per training paragraph, made from its numbers and dates, with near misses
     # (0: none; with 3, held-out F1 rose and the seed questions read worse: MODEL_CARD.md)
     synthetic: int = 0
+    # the answer's sentence without the clause that holds it, as a near miss (``qa.reader.data``)
+    erased: bool = False
     # examples are built once per data, seed and recipe and kept here (jieba tagging is slow)
     cache: Path = Path("embeddings/reader-examples")
     # exported bundles whose averaged readings are learned beside the labels (an ensemble read
@@ -452,7 +454,7 @@ def prepare(cfg: TrainConfig) -> Prepared:
     key = hashlib.sha256()
     for f in [*files, Path(data_module.__file__)]:
         key.update(f.read_bytes() if f.is_file() else b"-")
-    key.update(f"{cfg.seed}/{cfg.val_questions}/{cfg.synthetic}".encode())
+    key.update(f"{cfg.seed}/{cfg.val_questions}/{cfg.synthetic}/{cfg.erased}".encode())
     cached = cfg.cache / f"examples-{key.hexdigest()[:16]}.pkl"
     if cached.is_file():
         try:
@@ -470,10 +472,12 @@ def prepare(cfg: TrainConfig) -> Prepared:
     val_items = splits["val"][: cfg.val_questions]
     prepared = Prepared(
         counts={k: len(v) for k, v in splits.items()},
-        train_ex=build_examples(splits["train"], seed=cfg.seed)
+        train_ex=build_examples(splits["train"], seed=cfg.seed, erased_negatives=cfg.erased)
         + synthetic_examples(splits["train"], cfg.synthetic, seed=cfg.seed),
         val_items=val_items,
-        val_ex=build_examples(val_items, seed=cfg.seed + 1, swap_pool=splits["train"]),
+        val_ex=build_examples(
+            val_items, seed=cfg.seed + 1, swap_pool=splits["train"], erased_negatives=cfg.erased
+        ),
     )
     cfg.cache.mkdir(parents=True, exist_ok=True)
     tmp = cached.with_suffix(f".tmp{os.getpid()}")
@@ -603,7 +607,12 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
     # fp32 whatever the stored weights are (a half-precision copy of the base loads as half)
     net = ReaderNet(AutoModel.from_pretrained(base, **dropout)).float()
     if cfg.init_from is not None:
-        missing, unexpected = net.load_state_dict(bundle_weights(cfg.init_from), strict=False)
+        start = (
+            torch.load(cfg.init_from, map_location="cpu")  # a run's checkpoint (best.pt)
+            if cfg.init_from.suffix == ".pt"
+            else bundle_weights(cfg.init_from)
+        )
+        missing, unexpected = net.load_state_dict(start, strict=False)
         missing = [k for k in missing if "pooler" not in k and not k.endswith("position_ids")]
         if table is not None:  # a bundle without its table: the base model's is the one
             missing = [k for k in missing if k != "encoder.embeddings.word_embeddings.weight"]
@@ -860,6 +869,9 @@ def export(
         names[0] = "inputs_embeds"
         inputs[0] = torch.from_numpy(e5.WordTable.load(meta["word_table"])(sample.input_ids))
         graph = _FromEmbeddings(net)
+    # plain attention ops in the graph: torch's fused attention exports as a mask built from
+    # Where / IsNaN and shape arithmetic that ONNX Runtime runs op by op
+    net.encoder.set_attn_implementation("eager")
     axes = {n: {0: "batch", 1: "seq"} for n in names}
     axes |= {
         "has_answer": {0: "batch"},
