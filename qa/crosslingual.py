@@ -69,6 +69,13 @@ ANCHORS = (
     "How do I bake bread at home?",
     "What is the exchange rate of the dollar?",
     "Tell me a joke.",
+    # what people say to any chat bot: a greeting is not a question about a passage it resembles
+    # a little (before these, "Hello" and "Thanks!" were answered with a quote)
+    "Hello!",
+    "Thank you!",
+    "Who are you?",
+    "Write me a poem.",
+    "Can you help me with something?",
 )
 ANCHORS_ZH = (
     "明天天气怎么样？",
@@ -91,6 +98,11 @@ ANCHORS_ZH = (
     "在家怎么烤面包？",
     "美元汇率是多少？",
     "讲个笑话吧。",
+    "你好！",
+    "谢谢！",
+    "你是谁？",
+    "帮我写一首诗。",
+    "你能帮我做什么？",
 )
 # A Chinese question goes to the reader, but first through the same contrast, in m3e-small's
 # vectors that the search already has (``contrast_zh``; multilingual-e5 read it as well but cost

@@ -478,3 +478,14 @@ class TestRealModel:
         assert sum(found) / len(found) >= 0.9, f"{sum(found)} of {len(found)}"
         assert sum(quotes) / len(quotes) >= 0.75, f"{sum(quotes)} of {len(quotes)}"
         assert all(refused)
+
+    def test_greetings_and_chat_are_refused_not_quoted(self, seed_ml: Searcher) -> None:
+        """What people say to any chat bot gets "not found", never a quote it resembles a little
+        (none of these is an anchor question word for word)."""
+        from qa.answer import Message, answer_messages
+        from qa.reader.answerer import load_answerer
+
+        a = load_answerer(Settings(), seed_ml)
+        for q in ("Hi there", "Good morning", "Thanks a lot!", "谢谢你", "早上好", "在吗"):
+            ans = answer_messages(seed_ml, [Message("user", q)], 3, a)
+            assert not ans.found and not ans.citations and not ans.related, q
