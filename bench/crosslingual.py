@@ -35,7 +35,7 @@ from qa.config import ROOT, Settings
 from qa.crosslingual import (
     CrossLingualAnswerer,
     byline_hit,
-    lacks_asked_quantity,
+    lacks_asked_kind,
     quoted,
     sentence_score,
 )
@@ -217,7 +217,7 @@ def pick(f: dict[str, Any], bonus: dict[str, float], gate_w: float) -> dict[str,
         "best_holds": bool(ranked) and holds_of[id(ranked[0])],
         "quote_holds": any(holds_of[id(c)] for c in quotes),
         # asked for money, people or a year, and the quotes hold none: not found
-        "lacks": lacks_asked_quantity(f["row"]["question"], [c.text for c in quotes]),
+        "lacks": lacks_asked_kind(f["row"]["question"], [c.text for c in quotes]),
     }
 
 

@@ -12,9 +12,9 @@ English around Chinese names) is answered from the multilingual signal instead:
 2. The sentences of the top passages are encoded by the multilingual model and compared with the
    question; the closest one is the evidence, quoted in the article's Chinese with ``[1]``.
 3. When even the closest sentence stays below ``FOUND``, or the question asks for an amount of
-   money, a number of people or a year and the quote holds none (``lacks_asked_quantity``), the
-   articles are on the topic but do not say: the answer says so and lists the closest passages
-   as related reading.
+   money, a number of people, a year or an English word and the quote holds none
+   (``lacks_asked_kind``), the articles are on the topic but do not say: the answer says so and
+   lists the closest passages as related reading.
 
 There is no short answer (no reader reads these questions). Both thresholds are calibrated on
 the calibration half of ``tests/data/cross_lingual.jsonl`` (``bench/crosslingual.py``).
@@ -182,10 +182,22 @@ _COUNT_UNITS = (
 _YEAR = re.compile(r"\d{4}年|[今去前]年")
 
 
-def lacks_asked_quantity(question: str, quotes: Sequence[str]) -> bool:
-    """Whether the question asks for money, people, a year or a count and none of the quotes holds
-    one (a number counted in 元, in 名 / 人 / 位, in any measure word: ``qa.reader.spans.counts_in``)."""
+# "How do you say 工会 in English?": the answer is in Latin letters, and a Chinese sentence that
+# says 工会 is not it (the Chinese questions' rule: ``qa.reader.spans.span_fits``).
+_ASKS_ENGLISH = re.compile(
+    r"\bin English\b|\bEnglish (?:name|word|term|translation|equivalent)\b|\btranslat",
+    re.IGNORECASE,
+)
+_LATIN = re.compile(r"[A-Za-z]")
+
+
+def lacks_asked_kind(question: str, quotes: Sequence[str]) -> bool:
+    """Whether the question asks for money, people, a year, a count or an English word and none
+    of the quotes holds one (a number counted in 元, in 名 / 人 / 位, in any measure word:
+    ``qa.reader.spans.counts_in``; Latin letters)."""
     text = "".join(quotes)
+    if _ASKS_ENGLISH.search(question):
+        return _LATIN.search(text) is None
     if _ASKS_MONEY.search(question):
         return not counts_in(text, "元")
     if _ASKS_PEOPLE.search(question):
@@ -391,7 +403,7 @@ class CrossLingualAnswerer:
         if (
             not ranked
             or ranked[0].score < self.found
-            or lacks_asked_quantity(question, [c.text for c in chosen])
+            or lacks_asked_kind(question, [c.text for c in chosen])
         ):
             return Answer(
                 FRAMING["near_miss"],

@@ -259,26 +259,29 @@ class TestAnswers:
 
     def test_a_quote_without_the_asked_quantity_is_a_near_miss(self) -> None:
         """Asked for money, people, a year or a count, a quote that holds none does not answer."""
-        from qa.crosslingual import lacks_asked_quantity
+        from qa.crosslingual import lacks_asked_kind
 
         rent = "How much is the monthly rent of the riders' apartment?"
-        assert lacks_asked_quantity(rent, ["骑手公寓位于普陀区，交通便利。"])
-        assert not lacks_asked_quantity(rent, ["月租金在550元～950元不等。", "交通便利。"])
+        assert lacks_asked_kind(rent, ["骑手公寓位于普陀区，交通便利。"])
+        assert not lacks_asked_kind(rent, ["月租金在550元～950元不等。", "交通便利。"])
         people = "How many delivery workers live in the apartments?"
-        assert lacks_asked_quantity(people, ["骑手公寓面向外卖骑手。"])
-        assert not lacks_asked_quantity(people, ["300余名外卖小哥将入住。"])
-        assert lacks_asked_quantity("In what year did the palace open?", ["工人文化宫建成。"])
-        assert not lacks_asked_quantity("In what year did the palace open?", ["2019年建成。"])
+        assert lacks_asked_kind(people, ["骑手公寓面向外卖骑手。"])
+        assert not lacks_asked_kind(people, ["300余名外卖小哥将入住。"])
+        assert lacks_asked_kind("In what year did the palace open?", ["工人文化宫建成。"])
+        assert not lacks_asked_kind("In what year did the palace open?", ["2019年建成。"])
         # any other "how many" needs a number in a measure word
-        assert lacks_asked_quantity("How many stations are there?", ["共建成站点。"])
-        assert not lacks_asked_quantity("How many stations are there?", ["共建成站点479个。"])
-        assert not lacks_asked_quantity("いくつの求人が出されましたか？", ["提供岗位105个。"])
-        assert lacks_asked_quantity("What is the population of Jiahe?", ["嘉禾县位于湖南。"])
+        assert lacks_asked_kind("How many stations are there?", ["共建成站点。"])
+        assert not lacks_asked_kind("How many stations are there?", ["共建成站点479个。"])
+        assert not lacks_asked_kind("いくつの求人が出されましたか？", ["提供岗位105个。"])
+        assert lacks_asked_kind("What is the population of Jiahe?", ["嘉禾县位于湖南。"])
         # other questions, and amounts of other things, are not held to it
-        assert not lacks_asked_quantity("Which district is it in?", ["位于普陀区。"])
-        assert not lacks_asked_quantity("How much time did it take?", ["历时两个月。"])
-        assert not lacks_asked_quantity("How much farmland was reclaimed?", ["复垦1000亩。"])
-        assert lacks_asked_quantity("How much state funding came with it?", ["获批示范基地。"])
+        assert not lacks_asked_kind("Which district is it in?", ["位于普陀区。"])
+        assert not lacks_asked_kind("How much time did it take?", ["历时两个月。"])
+        assert not lacks_asked_kind("How much farmland was reclaimed?", ["复垦1000亩。"])
+        assert lacks_asked_kind("How much state funding came with it?", ["获批示范基地。"])
+        # asked how a word is said in English, a sentence that says it in Chinese does not answer
+        assert lacks_asked_kind("How do you say 工会 in English?", ["工会驿站提供热水。"])
+        assert not lacks_asked_kind("What is Ele.me's English name?", ["饿了么（Ele.me）。"])
 
     def test_off_topic_is_refused_in_both_languages_before_reading(
         self, ml_searcher: Searcher
