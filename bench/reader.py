@@ -415,7 +415,13 @@ def model_card(meta: dict[str, Any], results: dict[str, Any]) -> str:
         "of another document sharing most rare character pairs with the question (what retrieval "
         "puts in front of the reader), and the question with one of its names, places or numbers "
         "that the sentence mentions swapped for one the paragraph never mentions (the fact asked "
-        "for is absent: the near miss).",
+        "for is absent: the near miss)"
+        + (
+            "; and the answer's sentence without the clause that holds the answer (`erased`: the "
+            "same subject and other facts of the same kind, not the one asked for)."
+            if cfg.get("erased") == "True"
+            else "."
+        ),
         "",
         "## Training",
         "",
@@ -426,6 +432,7 @@ def model_card(meta: dict[str, Any], results: dict[str, Any]) -> str:
             if meta.get("word_table")
             else "--budget-minutes 85 --epochs 3 --seed 13 (m3e-small, --lr 1.5e-4)"
         ),
+        *([meta["second_stage_command"]] if meta.get("second_stage_command") else []),
         "```",
         "",
         f"- {t.get('steps', '?')} steps of batch {cfg.get('batch_size', '32')} "
@@ -456,6 +463,18 @@ def model_card(meta: dict[str, Any], results: dict[str, Any]) -> str:
         "## Figures",
         "",
     ]
+    first = meta.get("first_stage")
+    if first:  # a second stage (--init-from a run's checkpoint): the first one's record
+        fcfg = first.get("trained", {}).get("config", {})
+        fval = first.get("validation") or {}
+        lines[-3:-3] = [
+            f"- Second stage: started from `{cfg.get('init_from')}`, the first stage's selected "
+            f"checkpoint: {first.get('trained', {}).get('epochs', '?')} epochs in "
+            f"{first.get('trained', {}).get('minutes', '?')} minutes from "
+            f"{first.get('base_model', '?')} at learning rate {fcfg.get('lr', '?')} "
+            f"(validation EM {fval.get('val_em', '?')}, F1 {fval.get('val_f1', '?')}), with "
+            f"`{first.get('command', 'qa train-reader')}`.",
+        ]
     h8, h32 = results.get("heldout_int8", {}), results.get("heldout_fp32", {})
     if h8.get("questions"):
         lines += [
