@@ -48,10 +48,9 @@ def run(corpus_file: Path, index_dir: Path, multilingual: str) -> dict[str, Any]
         proc = subprocess.Popen(cmd, env=env, stdout=out, stderr=err, text=True)
         _, status, usage = os.wait4(proc.pid, 0)
         wall = time.perf_counter() - t0
-        proc.returncode = os.waitstatus_to_exitcode(status)
         out.seek(0)
         err.seek(0)
-        if proc.returncode != 0:
+        if os.waitstatus_to_exitcode(status) != 0:
             raise SystemExit(f"qa index failed ({multilingual}):\n{err.read()[-2000:]}")
         lines = out.read().strip().splitlines()
     return {

@@ -360,6 +360,23 @@ def what_it_is(meta: dict[str, Any]) -> str:
     )
 
 
+def first_stage_line(meta: dict[str, Any]) -> list[str]:
+    """For a second stage (``--init-from`` a run's checkpoint), the first stage's record."""
+    first = meta.get("first_stage")
+    if not first:
+        return []
+    trained = first.get("trained", {})
+    val = first.get("validation") or {}
+    init_from = meta.get("trained", {}).get("config", {}).get("init_from")
+    return [
+        f"- Second stage: started from `{init_from}`, the first stage's selected checkpoint: "
+        f"{trained.get('epochs', '?')} epochs in {trained.get('minutes', '?')} minutes from "
+        f"{first.get('base_model', '?')} at learning rate "
+        f"{trained.get('config', {}).get('lr', '?')} (validation EM {val.get('val_em', '?')}, F1 "
+        f"{val.get('val_f1', '?')}), with `{first.get('command', 'qa train-reader')}`."
+    ]
+
+
 def model_card(meta: dict[str, Any], results: dict[str, Any]) -> str:
     """The bundle's model card, from its meta.json and the figures measured here."""
     t = meta.get("trained", {})
@@ -459,22 +476,11 @@ def model_card(meta: dict[str, Any], results: dict[str, Any]) -> str:
         f"- Temperature {meta.get('temperature')} fitted on validation pairs; threshold "
         f"{meta.get('threshold')} chosen on the calibration half of the seed question sets "
         f"({meta.get('threshold_rule', '')}).",
+        *first_stage_line(meta),
         "",
         "## Figures",
         "",
     ]
-    first = meta.get("first_stage")
-    if first:  # a second stage (--init-from a run's checkpoint): the first one's record
-        fcfg = first.get("trained", {}).get("config", {})
-        fval = first.get("validation") or {}
-        lines[-3:-3] = [
-            f"- Second stage: started from `{cfg.get('init_from')}`, the first stage's selected "
-            f"checkpoint: {first.get('trained', {}).get('epochs', '?')} epochs in "
-            f"{first.get('trained', {}).get('minutes', '?')} minutes from "
-            f"{first.get('base_model', '?')} at learning rate {fcfg.get('lr', '?')} "
-            f"(validation EM {fval.get('val_em', '?')}, F1 {fval.get('val_f1', '?')}), with "
-            f"`{first.get('command', 'qa train-reader')}`.",
-        ]
     h8, h32 = results.get("heldout_int8", {}), results.get("heldout_fp32", {})
     if h8.get("questions"):
         lines += [

@@ -33,7 +33,7 @@ from qa.answer import NOT_FOUND, Answerer
 from qa.glossary import covered
 from qa.models import Answer, Hit
 from qa.multilingual import language, name_score, pinyin_grams, romanized_names
-from qa.reader.spans import counts_in
+from qa.reader.spans import counts_in, has_latin
 from qa.search import Searcher
 from qa.text import reading_spans
 from qa.tokens import simplified
@@ -188,7 +188,6 @@ _ASKS_ENGLISH = re.compile(
     r"\bin English\b|\bEnglish (?:name|word|term|translation|equivalent)\b|\btranslat",
     re.IGNORECASE,
 )
-_LATIN = re.compile(r"[A-Za-z]")
 
 
 def lacks_asked_kind(question: str, quotes: Sequence[str]) -> bool:
@@ -197,7 +196,7 @@ def lacks_asked_kind(question: str, quotes: Sequence[str]) -> bool:
     ``qa.reader.spans.counts_in``; Latin letters)."""
     text = "".join(quotes)
     if _ASKS_ENGLISH.search(question):
-        return _LATIN.search(text) is None
+        return not has_latin(text)
     if _ASKS_MONEY.search(question):
         return not counts_in(text, "元")
     if _ASKS_PEOPLE.search(question):

@@ -146,7 +146,7 @@ class TestData:
                 start = item.context.find(x.sentence)
                 assert x.context == left_context(item.title, item.context, start)
 
-    def test_erased_near_miss_drops_the_answers_clause(self, tmp_path: Path) -> None:
+    def test_erased_near_miss_drops_the_answers_clause(self) -> None:
         from qa.reader.data import erase_answer
 
         s = "比赛进行的两个多月里，16支队伍参赛，筹集逾410万元善款。"
@@ -155,12 +155,16 @@ class TestData:
         # an answer across clauses, or a sentence of one clause, gives no near miss
         assert erase_answer(s, s.index("16支"), a) is None
         assert erase_answer("筹集逾410万元善款。", 3, 8) is None
-        items = load_squad(_squad(tmp_path), "tiny")
-        erased = [x for x in build_examples(items, seed=1, erased_negatives=True)]
-        for x in erased:
-            if x.kind == "erased":
-                item = next(i for i in items if i.qid == x.qid)
-                assert not x.answerable and item.answers[0][0] not in x.sentence
+        # build_examples asks the question of it, with no answer, only when asked to
+        item = QAItem(
+            "q1", "筹了多少善款？", "恩平篮球赛。" + s, "恩平", (("410万元", 6 + a),), "tiny"
+        )
+        assert not [x for x in build_examples([item], seed=1) if x.kind == "erased"]
+        (x,) = [
+            x for x in build_examples([item], seed=1, erased_negatives=True) if x.kind == "erased"
+        ]
+        assert x.sentence == "比赛进行的两个多月里，16支队伍参赛。" and not x.answerable
+        assert x.question == item.question
 
     def test_cloze_questions_ask_for_a_number_or_a_date(self) -> None:
         from qa.reader.data import _cloze_spans, cloze_question

@@ -99,6 +99,11 @@ _ASKS_LATIN = re.compile(
 _LATIN = re.compile(r"[A-Za-z]")
 
 
+def has_latin(text: str) -> bool:
+    """Whether the text holds a Latin letter (an English word or name)."""
+    return _LATIN.search(text) is not None
+
+
 def _dimension(span: str) -> str | None:
     """What the first quantity of the span measures (people, count, money, time, area, or a
     date), if known."""
@@ -125,7 +130,7 @@ def span_fits(question: str, span: str) -> bool:
     if echoes(question, span):
         return False
     if _ASKS_LATIN.search(question.strip()):
-        return bool(_LATIN.search(span))
+        return has_latin(span)
     if _ASKS_TIME.search(question):
         return bool(_DATES.search(span))
     if _ASKS_COUNT.search(question):
