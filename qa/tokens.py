@@ -254,3 +254,8 @@ def tagged(text: str) -> list[tuple[str, str]]:
             _posseg = posseg.POSTokenizer(tk)
         tagger = _posseg
     return [(p.word, p.flag) for p in tagger.cut(text)]
+
+
+def dictionary_frequency(word: str) -> int:
+    """How often jieba's dictionary has seen ``word`` (0 for a word only its HMM finds: 尚家沟)."""
+    return int(_jieba().FREQ.get(word) or 0)

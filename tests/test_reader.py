@@ -543,6 +543,14 @@ class TestAnswerer:
         assert not span_fits("骑手公寓有多少套房源？", "根本上")
         assert span_fits("在哪几个城市？", "佛山、肇庆")  # "哪几" asks for names, not a count
         assert span_fits("哪一年评上的？", "2019年") and not span_fits("哪一年评上的？", "近年")
+        # which day: a year alone is no answer; how many of a thing: a percentage is none
+        assert span_fits("具体是哪天举办的？", "11月20日") and not span_fits(
+            "是哪天举办的？", "2023"
+        )
+        assert span_fits("上映期间不得少于几日？", "7天")  # 几日: how many days
+        assert not span_fits("受理了多少件信访事项？", "98.93%") and span_fits(
+            "满意率是多少？", "98.93%"
+        )
         assert span_fits("冠军是谁？", "红队")  # a team may be the champion
         # "who" wants a person's name, unless it asks for an organization
         assert span_fits("房管局局长是谁？", "张军") and not span_fits(
@@ -573,6 +581,17 @@ class TestAnswerer:
         assert not ans.found and ans.text == NEAR_MISS
         ans = ReaderAnswerer(FakeReader()).answer("骑手公寓一共有多少套房源？", hits)  # type: ignore[arg-type]
         assert ans.found and ans.short_answer == "98"
+
+    def test_a_sentence_of_an_article_that_leaves_out_the_asked_name_is_set_aside(self) -> None:
+        """Asked about 嘉禾县, a sentence of the basketball article (which never names it) is no
+        answer when the retrieved article about 嘉禾县 is there to show the name is real."""
+        question = "嘉禾县有多少家企业捐资？"
+        answerer = ReaderAnswerer(FakeReader())  # type: ignore[arg-type]
+        alone = answerer.answer(question, [_hit(2)])
+        assert alone.found and alone.short_answer == "102"  # no retrieved article names it
+        both = answerer.answer(question, [_hit(2), _hit(1)])
+        assert not both.found and both.text == NEAR_MISS
+        assert [h.article.id for h in both.related] == [ARTICLES[2].id, ARTICLES[1].id]
 
     def test_a_question_in_other_words_is_read_when_the_topic_is_sure(self) -> None:
         """The retrieval gate refuses a question that shares few words with a passage that is not
@@ -658,6 +677,22 @@ class TestAnswerer:
         patient = Counting(0.99)
         ReaderAnswerer(patient, threshold=0.1, stop_margin=2.0).read(question, hits)  # type: ignore[arg-type]
         assert len(patient.runs) == READ_CANDIDATES
+
+
+def test_names_a_question_asks_about_and_where_articles_mention_them() -> None:
+    from qa.reader.names import asked_names, foreign_articles, mentions
+
+    assert asked_names("武强县总工会聘了多少名调解员？") == ("武强县",)
+    assert asked_names("西工区是哪个城市的？") == ("西工区",)  # 城市: an everyday word
+    assert mentions("山东省烟台龙口市", "烟台市")  # without its suffix
+    assert mentions("乌鲁木齐市总工会", "乌市") and mentions("香港工会联合会", "港工联")
+    assert not mentions("武乡县加强信访工作", "武强县")
+    beijing, wuqiang = "北京市总工会培训调解员近300人。", "河北衡水武强县总工会建立监测点4家。"
+    assert foreign_articles("武强县总工会聘了多少名调解员？", [beijing, wuqiang]) == [True, False]
+    # a name no article mentions (or a plain word jieba tags as one) is no evidence
+    assert foreign_articles("杭州的骑手公寓月租多少？", [beijing, wuqiang]) == [False, False]
+    # traditional questions and articles are matched in simplified script
+    assert foreign_articles("武強縣總工會聘了多少名調解員？", [beijing, "武強縣"]) == [True, False]
 
 
 def test_answer_confidence_moves_the_log_odds_by_the_span_score() -> None:

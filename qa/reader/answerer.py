@@ -9,7 +9,8 @@
    unread sentence could outrank the best reading so far (``STOP_MARGIN``). Most answerable
    questions stop after two or three sentences; near misses read all six.
 3. Readings whose short answer is not of the asked kind (a number for "how many", a date for
-   "when") are set aside. When the best remaining sentence's probability clears the threshold calibrated on held-out seed
+   "when") are set aside, and so are sentences of an article that leaves out a name the question
+   asks about while another retrieved article mentions it (``qa.reader.names``). When the best remaining sentence's probability clears the threshold calibrated on held-out seed
    questions (``meta.json``), the answer is its span, then the sentence quoted with ``[1]``, then
    at most one more sentence the reader also believes. Otherwise the articles are on the topic but
    do not say: the answer says so and lists the closest passages as related reading.
@@ -39,6 +40,7 @@ from qa.config import Settings
 from qa.models import Answer, Hit
 from qa.reader.data import MAX_UNIT_CHARS
 from qa.reader.model import DEFAULT_BUNDLE, Reader, Reading, answer_confidence, left_context
+from qa.reader.names import foreign_articles
 from qa.reader.spans import span_fits
 from qa.search import Searcher
 from qa.text import reading_spans
@@ -75,6 +77,9 @@ RELATED = 2
 SURE_ON_TOPIC = 0.018
 # Keep only readings whose short answer is of the asked kind (``qa.reader.spans.span_fits``).
 TYPE_CHECK = True
+# Set aside sentences of articles that never mention a name the question asks about
+# (``qa.reader.names``: 武强县, 云岭工匠论坛).
+NAME_CHECK = True
 NEAR_MISS = "资料中没有找到这个问题的答案。下面是与问题最相关的段落，可供参考。"
 
 
@@ -87,6 +92,8 @@ class Candidate:
     context: str = ""  # the title and the text before the sentence, read with it
     prior: float = 0.0
     reading: Reading | None = None
+    # its article does not mention a name the question asks about (``qa.reader.names``)
+    foreign: bool = False
 
     @property
     def probability(self) -> float:
@@ -107,6 +114,15 @@ def candidates(question: str, hits: Sequence[Hit], limit: int = READ_CANDIDATES)
             out.append(Candidate(i, s, e, sent, context, prior))
     out.sort(key=lambda c: -c.prior)
     return out[:limit]
+
+
+def mark_foreign(question: str, hits: Sequence[Hit], cands: Sequence[Candidate]) -> None:
+    """Mark the candidates whose article leaves out a name of the question that another retrieved
+    article mentions (``qa.reader.names``)."""
+    articles = {h.article.id: f"{h.article.title}\n{h.article.text}" for h in hits}
+    foreign = dict(zip(articles, foreign_articles(question, list(articles.values())), strict=True))
+    for c in cands:
+        c.foreign = foreign[hits[c.hit].article.id]
 
 
 class ReaderAnswerer:
@@ -143,6 +159,8 @@ class ReaderAnswerer:
         cands = candidates(question, hits, self.limit)
         if not cands:
             return []
+        if NAME_CHECK:
+            mark_foreign(question, hits, cands)
         folded = simplified_aligned(question)
         started = time.perf_counter()
         done = 0
@@ -151,7 +169,7 @@ class ReaderAnswerer:
                 folded, [simplified_aligned(c.text)], [simplified_aligned(c.context)]
             )
             done += 1
-            best = max(cands[:done], key=self._rank)
+            best = max(cands[:done], key=self._order)
             if (
                 done < len(cands)
                 and self.confidence(best) >= self.threshold
@@ -161,7 +179,7 @@ class ReaderAnswerer:
                 break
         if self.on_stage is not None:
             self.on_stage("reader", time.perf_counter() - started)
-        return sorted(cands[:done], key=self._rank, reverse=True)
+        return sorted(cands[:done], key=self._order, reverse=True)
 
     def confidence(self, c: Candidate) -> float:
         """What "found" is decided on for one sentence: the reader's answer probability with its
@@ -175,6 +193,11 @@ class ReaderAnswerer:
         # The reader's probability decides; the cheap prior (shared words, answer type, passage
         # rank) breaks near-ties, which are common at the low probabilities news sentences get.
         return c.probability + PRIOR_WEIGHT * c.prior
+
+    @classmethod
+    def _order(cls, c: Candidate) -> tuple[bool, float]:
+        # sentences of articles that do not mention the question's names come last
+        return not c.foreign, cls._rank(c)
 
     def on_topic(self, question: str, hits: Sequence[Hit]) -> bool:
         """The retrieval gate (``is_relevant``: the question's words or a close passage), or a
@@ -210,7 +233,8 @@ class ReaderAnswerer:
         chosen = [best]
         for c in ranked[1:2]:
             if (
-                c.probability >= SUPPORT_PROBABILITY
+                not c.foreign
+                and c.probability >= SUPPORT_PROBABILITY
                 and self.confidence(c) >= self.threshold
                 and len(best.text) + len(c.text) <= MAX_ANSWER_CHARS
             ):
@@ -222,10 +246,12 @@ class ReaderAnswerer:
         the best reading is not of the asked kind (a number for "how many", a date for "when")."""
         if not ranked or not self._fits(question, ranked[0]):
             return 0.0
-        return max(self.confidence(c) for c in ranked)
+        return max(self.confidence(c) for c in ranked if not c.foreign)
 
     @staticmethod
     def _fits(question: str, c: Candidate) -> bool:
+        if c.foreign:
+            return False
         if not TYPE_CHECK or c.reading is None:
             return True
         return span_fits(question, c.reading.text(c.text).strip())

@@ -52,6 +52,12 @@ _ASKS_PERSON = re.compile(
 )
 _ASKS_WHO = re.compile(r"谁")
 _ASKS_ORGANIZATION = re.compile(r"单位|部门|机构|公司|企业|组织|哪家|团队|哪个队|哪支|冠军|夺冠")
+# Asked which day, a year alone is no answer (哪天举办的？ -> "2023").
+_ASKS_DAY = re.compile(r"哪天|哪一天|哪日|几号|具体日期")
+_DAYS = re.compile(
+    r"[\d一二三四五六七八九十〇零][日号]|月|今天|昨天|前天|明天|当天|当日|次日|周[一二三四五六日末]"
+    r"|星期|节|夜|上午|下午|晚上|凌晨"
+)
 _DATES = re.compile(
     r"\d|[一二三四五六七八九十〇零]+[年月日号]|今年|去年|明年|前年|上午|下午|晚上|凌晨|春节|国庆"
     r"|周[一二三四五六日末]|星期"
@@ -68,6 +74,7 @@ _DIMENSIONS = {
     "money": ("万元", "亿元", "千元", "元", "钱"),
     "time": ("分钟", "个小时", "小时", "天", "个星期", "星期", "周", "个月", "年"),
     "area": ("平方米", "公顷", "亩"),
+    "share": ("%",),  # 98.93% answers 满意率是多少, not 多少件
 }
 _COUNTED = ("people", "count")
 
@@ -131,6 +138,8 @@ def span_fits(question: str, span: str) -> bool:
         return False
     if _ASKS_LATIN.search(question.strip()):
         return has_latin(span)
+    if _ASKS_DAY.search(question):
+        return bool(_DAYS.search(span))
     if _ASKS_TIME.search(question):
         return bool(_DATES.search(span))
     if _ASKS_COUNT.search(question):
