@@ -551,6 +551,15 @@ class TestAnswerer:
         assert not span_fits("受理了多少件信访事项？", "98.93%") and span_fits(
             "满意率是多少？", "98.93%"
         )
+        # which county / venue: the name says what it is (companies and cities are not held to it)
+        assert span_fits("康城镇属于哪个县？", "交口县") and not span_fits(
+            "鲁班街道属于哪个县？", "茅世原"
+        )
+        assert not span_fits("是在哪个体育馆打的？", "恩平市") and span_fits(
+            "去了哪个大学？", "南加大"
+        )
+        assert span_fits("卫视卡式台为哪个公司拥有？", "星空传媒")
+        assert span_fits("在哪座城市比的？", "香港")
         assert span_fits("冠军是谁？", "红队")  # a team may be the champion
         # "who" wants a person's name, unless it asks for an organization
         assert span_fits("房管局局长是谁？", "张军") and not span_fits(
@@ -677,6 +686,26 @@ class TestAnswerer:
         patient = Counting(0.99)
         ReaderAnswerer(patient, threshold=0.1, stop_margin=2.0).read(question, hits)  # type: ignore[arg-type]
         assert len(patient.runs) == READ_CANDIDATES
+
+
+def test_a_span_short_of_the_asked_kinds_mark_takes_it() -> None:
+    from qa.reader.spans import asked_category, choose
+
+    sentence = "近年来，贵州省仁怀市长岗镇充分利用高粱基地。"
+    question = "长岗镇是哪个县级市下面的？"
+    s = sentence.index("贵州省")
+    got = choose(question, sentence, Reading(0.9, s, s + len("贵州省仁怀"), 10.0))
+    assert got.text(sentence) == "贵州省仁怀市"
+    assert asked_category("哪个村落的人？") == ()  # 村落 is not 村
+
+
+def test_a_sentence_that_asks_is_not_read() -> None:
+    from qa.reader.answerer import is_question
+
+    assert is_question("恩平“工BA”如何撬动百万善款？") and is_question(
+        "“第一个幸运小哥是8号，在吗？”"
+    )
+    assert not is_question("筹集逾410万元善款。")
 
 
 def test_names_a_question_asks_about_and_where_articles_mention_them() -> None:
