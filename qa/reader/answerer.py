@@ -10,7 +10,7 @@
    questions stop after two or three sentences; near misses read all six.
 3. Readings whose short answer is not of the asked kind (a number for "how many", a date for
    "when") are set aside, and so are sentences of an article that leaves out a name the question
-   asks about while another retrieved article mentions it (``qa.reader.names``). When the best remaining sentence's probability clears the threshold calibrated on held-out seed
+   asks about while another retrieved article is about it (``qa.reader.names``). When the best remaining sentence's probability clears the threshold calibrated on held-out seed
    questions (``meta.json``), the answer is its span, then the sentence quoted with ``[1]``, then
    at most one more sentence the reader also believes. Otherwise the articles are on the topic but
    do not say: the answer says so and lists the closest passages as related reading.
@@ -77,8 +77,8 @@ RELATED = 2
 SURE_ON_TOPIC = 0.018
 # Keep only readings whose short answer is of the asked kind (``qa.reader.spans.span_fits``).
 TYPE_CHECK = True
-# Set aside sentences of articles that never mention a name the question asks about
-# (``qa.reader.names``: 武强县, 云岭工匠论坛).
+# Set aside sentences of articles that leave out a name the question asks about while another
+# retrieved article is about it (``qa.reader.names``: 武强县, 云岭工匠论坛).
 NAME_CHECK = True
 NEAR_MISS = "资料中没有找到这个问题的答案。下面是与问题最相关的段落，可供参考。"
 
@@ -92,7 +92,7 @@ class Candidate:
     context: str = ""  # the title and the text before the sentence, read with it
     prior: float = 0.0
     reading: Reading | None = None
-    # its article does not mention a name the question asks about (``qa.reader.names``)
+    # its article leaves out a name the question asks about (``qa.reader.names``)
     foreign: bool = False
 
     @property
@@ -126,7 +126,7 @@ def candidates(question: str, hits: Sequence[Hit], limit: int = READ_CANDIDATES)
 
 def mark_foreign(question: str, hits: Sequence[Hit], cands: Sequence[Candidate]) -> None:
     """Mark the candidates whose article leaves out a name of the question that another retrieved
-    article mentions (``qa.reader.names``)."""
+    article is about (``qa.reader.names``)."""
     articles = {h.article.id: f"{h.article.title}\n{h.article.text}" for h in hits}
     foreign = dict(zip(articles, foreign_articles(question, list(articles.values())), strict=True))
     for c in cands:
