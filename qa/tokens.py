@@ -164,7 +164,8 @@ def configure(userdict: Path | None = None) -> None:
     _cut.cache_clear()
 
 
-TOKENIZER_VERSION = 1  # bump when tokenize() changes what it returns
+# Bump when tokenize() changes what it returns (2: full-width digits and letters read as ASCII).
+TOKENIZER_VERSION = 2
 
 
 def fingerprint() -> str:
@@ -189,9 +190,15 @@ def _jieba() -> jieba.Tokenizer:
         return _tokenizer
 
 
+# Full-width digits and letters (３场, ＡＢＣ) as ASCII, one character for one.
+_NARROW = {
+    c: c - 0xFEE0 for r in ((0xFF10, 0xFF1A), (0xFF21, 0xFF3B), (0xFF41, 0xFF5B)) for c in range(*r)
+}
+
+
 def fold(text: str) -> str:
     """Text as matched: simplified script, lower case, ASCII digits and letters."""
-    return _t2s.convert(text).lower()
+    return _t2s.convert(text).translate(_NARROW).lower()
 
 
 @lru_cache(maxsize=65536)

@@ -709,7 +709,7 @@ def test_a_sentence_that_asks_is_not_read() -> None:
 
 
 def test_names_a_question_asks_about_and_where_articles_mention_them() -> None:
-    from qa.reader.names import asked_names, foreign_articles, mentions
+    from qa.reader.names import asked_names, asked_places, foreign_articles, mentions
 
     assert asked_names("武强县总工会聘了多少名调解员？") == ("武强县",)
     assert asked_names("西工区是哪个城市的？") == ("西工区",)  # 城市: an everyday word
@@ -718,10 +718,81 @@ def test_names_a_question_asks_about_and_where_articles_mention_them() -> None:
     assert not mentions("武乡县加强信访工作", "武强县")
     beijing, wuqiang = "北京市总工会培训调解员近300人。", "河北衡水武强县总工会建立监测点4家。"
     assert foreign_articles("武强县总工会聘了多少名调解员？", [beijing, wuqiang]) == [True, False]
-    # a name no article mentions (or a plain word jieba tags as one) is no evidence
-    assert foreign_articles("杭州的骑手公寓月租多少？", [beijing, wuqiang]) == [False, False]
+    # a name no article mentions (a plain word jieba tags as one: 赛里) is no evidence
+    assert foreign_articles("万盛技能赛里比了哪些项目？", [beijing, wuqiang]) == [False, False]
+    # but a well-known place none of them mentions is: the paper does not report on 杭州
+    assert asked_places("杭州的骑手公寓月租多少？") == ("杭州",)
+    assert foreign_articles("杭州的骑手公寓月租多少？", [beijing, wuqiang]) == [True, True]
     # traditional questions and articles are matched in simplified script
     assert foreign_articles("武強縣總工會聘了多少名調解員？", [beijing, "武強縣"]) == [True, False]
+
+
+def test_what_the_question_sets_aside_or_a_deputy_does_not_answer() -> None:
+    from qa.reader.spans import choose, deputy, excluded, fits_in, set_aside
+
+    # 除了 X: X is not the answer
+    question = "除了一树药业，另外两家实习实训基地是哪两家企业？"
+    assert excluded(question, "贵州一树药业") and not excluded(question, "贵州博凯物流园")
+    assert not excluded("万盛技能赛里除了焊工，还比了哪种车辆驾驶？", "叉车驾驶")
+    assert set_aside("除了立法、行政、司法、监察，还有哪一权?") == ("立法", "行政", "司法", "监察")
+    assert excluded("除了北京市总工会和港工联，还有哪个机构主办？", "香港工会联合会")
+    # the reader's best span names what is set aside: its best span that does not is taken
+    listed = "主要原因有二，一是英国人的经济管理政策失误，二是降雨的不均衡。"
+    q2 = "除了英国人的经济管理政策失误，另一项原因为何？"
+    a, b = listed.index("英国人"), listed.index("降雨")
+    got = choose(q2, listed, Reading(0.9, a, a + 12, 9.0, ((b, b + 6, 5.0),)))
+    assert got.text(listed) == "降雨的不均衡"
+    # nor is a part of the name set aside (贵州 of 贵州一树药业)
+    named = "向贵州一树药业等3家企业提供资金奖励。"
+    g = named.index("贵州")
+    assert not fits_in(question, named, g, g + 2)
+    assert fits_in(question, listed, b, b + 6) and not fits_in(q2, listed, a, a + 5)
+    # asked for the chairman, the vice-chairman is another person
+    sentence = "云南省总工会副主席李志恩在论坛上提出，要创造有利于技能人才创新的环境。"
+    s = sentence.index("李志恩")
+    assert deputy("云南省总工会主席是谁？", sentence, s)
+    assert not fits_in("云南省总工会主席是谁？", sentence, s, s + 3)
+    assert fits_in("云南省总工会副主席是谁？", sentence, s, s + 3)
+    both = "主席王强、副主席李志恩出席。"
+    assert not deputy("主席是谁？", both, both.index("王强"))
+    # the reader's runner-up that is not the deputy is taken instead
+    got = choose(
+        "主席是谁？",
+        both,
+        Reading(
+            0.9,
+            both.index("李志恩"),
+            both.index("李志恩") + 3,
+            9.0,
+            ((both.index("王强"), both.index("王强") + 2, 8.0),),
+        ),
+    )
+    assert got.text(both) == "王强"
+
+
+def test_a_rate_wants_a_share_and_yes_no_wants_its_fact_said() -> None:
+    from qa.reader.spans import says_asked, span_fits, yes_no_fact
+
+    assert not span_fits("群众参与评价的比例现在多少？", "69件")
+    assert span_fits("群众参与评价的比例现在多少？", "98.61%")
+    assert span_fits("满意率是多少？", "三成") and span_fits("占多少比例？", "1/3")
+    # a season or a part of a month answers "when", asked in the spoken 啥 as well
+    assert span_fits("红樱子高粱是啥时候种、啥时候收的？", "春种秋收")
+    assert span_fits("什么时候完工？", "年底") and not span_fits("啥时候完工？", "工人")
+    # a head count does not say how many things (金奖), but does say how many children
+    assert not span_fits("这次厨艺大赛北京队拿了几个金奖？", "10名")
+    assert span_fits("这次厨艺大赛北京队拿了几个金奖？", "3个")
+    assert span_fits("资助了多少个孩子？", "639人")
+    assert yes_no_fact("贵州工会的女性“两癌”筛查是免费的吗？") == "免费"
+    assert yes_no_fact("厨艺大赛对参赛选手有没有年龄限制？") == "年龄"
+    assert yes_no_fact("机关手枪可不可以连发?") == "连发"
+    assert yes_no_fact("筛查在哪里做？") is None  # not a yes/no question
+    listed = "开展健康体检、心理咨询、女性“两癌”筛查等服务。"
+    assert not says_asked("女性“两癌”筛查是免费的吗？", listed)
+    assert says_asked("女性“两癌”筛查是免费的吗？", "女性“两癌”筛查全部免费。")
+    assert says_asked("两癌筛查在哪里做？", listed)
+    # traditional questions are matched in simplified script
+    assert says_asked("篩查是免費的嗎？", "筛查免费。")
 
 
 def test_answer_confidence_moves_the_log_odds_by_the_span_score() -> None:

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import json
 import re
+from pathlib import Path
 
 import pytest
 
 from qa.ingest import ingest
 from qa.models import Article
+from qa.text import compact
+from qa.tokens import fold
 
 # (page, title, subtitle, byline, kind, start of the first sentence, end of the last sentence)
 SEEDS = [
@@ -294,3 +298,16 @@ def test_ids_stable_and_unique(seeds: list[Article]) -> None:
     again = ingest(["seeds"]).articles
     assert [a.id for a in seeds] == [a.id for a in again]
     assert len({a.id for a in seeds}) == 25
+
+
+@pytest.mark.parametrize("name", ["seed_questions.jsonl", "fresh_questions.jsonl"])
+def test_question_sets_answers_are_in_their_articles(seeds: list[Article], name: str) -> None:
+    """Every gold answer of the answerable question sets is in the article it names (its text
+    or its byline)."""
+    texts = {a.title: compact(fold(f"{a.byline or ''} {a.text}")) for a in seeds}
+    path = Path(__file__).parent / "data" / name
+    rows = [json.loads(line) for line in path.open(encoding="utf-8") if line.strip()]
+    assert len(rows) >= 40
+    for row in rows:
+        assert row["article_title"] in texts, row
+        assert compact(fold(row["answer"])) in texts[row["article_title"]], row

@@ -41,7 +41,7 @@ from qa.models import Answer, Hit
 from qa.reader.data import MAX_UNIT_CHARS
 from qa.reader.model import DEFAULT_BUNDLE, Reader, Reading, answer_confidence, left_context
 from qa.reader.names import foreign_articles
-from qa.reader.spans import span_fits
+from qa.reader.spans import fits_in, says_asked
 from qa.search import Searcher
 from qa.text import reading_spans
 from qa.tokens import simplified_aligned, tagged, tokenize
@@ -262,7 +262,9 @@ class ReaderAnswerer:
             return False
         if not TYPE_CHECK or c.reading is None:
             return True
-        return span_fits(question, c.reading.text(c.text).strip())
+        return says_asked(question, c.text) and fits_in(
+            question, c.text, c.reading.start, c.reading.end
+        )
 
     def _compose(
         self, question: str, hits: list[Hit], best: Candidate, chosen: list[Candidate]
