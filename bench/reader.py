@@ -242,6 +242,14 @@ def end_to_end(answerer: ReaderAnswerer, searcher: Searcher) -> dict[str, Any]:
     return report
 
 
+def rates(report: dict[str, Any]) -> str:
+    """An answers report's found and gold-holding rates, for the console."""
+    return (
+        f"found {report['found']:.3f}, short holds gold {report['short_answer_holds_gold']:.3f}, "
+        f"text holds gold {report['answer_text_holds_gold']:.3f}"
+    )
+
+
 def blind(answerer: ReaderAnswerer, searcher: Searcher) -> dict[str, Any]:
     """The blind sets at the answerer's threshold (``BLIND_SETS``)."""
     report = evaluate_answers(searcher, answerer, load_questions(DATA / BLIND_SETS["answerable"]))
@@ -325,18 +333,12 @@ def main() -> None:
     results["seed_answers"] = end_to_end(answerer, searcher)
     e = results["seed_answers"]
     print(
-        f"seed answers: short holds gold {e['short_answer_holds_gold']:.3f}, text holds gold "
-        f"{e['answer_text_holds_gold']:.3f}, found {e['found']:.3f}, EM {e['em']}, F1 {e['f1']}, "
-        f"p50 {e['ms_p50']} ms, {e['sentences_read']} sentences read a question; "
-        f"test half {e['test_half']}"
+        f"seed answers: {rates(e)}, EM {e['em']}, F1 {e['f1']}, p50 {e['ms_p50']} ms, "
+        f"{e['sentences_read']} sentences read a question; test half {e['test_half']}"
     )
     results["blind"] = blind(answerer, searcher)
     b = results["blind"]
-    print(
-        f"blind sets: found {b['found']:.3f}, short holds gold {b['short_answer_holds_gold']:.3f}, "
-        f"text holds gold {b['answer_text_holds_gold']:.3f}, near misses refused "
-        f"{b['near_miss_refused']:.3f}"
-    )
+    print(f"blind sets: {rates(b)}, near misses refused {b['near_miss_refused']:.3f}")
     if args.http:
         results["http"] = http(args.http, settings.index_dir, max(1, args.rounds))
         print("http:", json.dumps(results["http"]["ratios"]))
