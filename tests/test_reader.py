@@ -678,6 +678,13 @@ class TestAnswerer:
         unsure = Counting(0.3)
         ranked = ReaderAnswerer(unsure, threshold=0.1).read(question, hits)  # type: ignore[arg-type]
         assert unsure.runs == [1] * READ_CANDIDATES and len(ranked) == READ_CANDIDATES
+        # a well-known place no article mentions: nothing is read, and it is a near miss
+        sure = Counting(0.99)
+        answerer = ReaderAnswerer(sure, threshold=0.1)  # type: ignore[arg-type]
+        ranked = answerer.read("杭州的骑手公寓租金多少？", hits)
+        assert sure.runs == [] and answerer.decision("杭州的骑手公寓租金多少？", ranked) == 0.0
+        ans = answerer.answer("杭州的骑手公寓租金多少？", hits)
+        assert not ans.found and ans.text == NEAR_MISS and ans.related
         # a sure reading of the wrong kind (no number for "how many") reads on
         wrong = Counting(0.99, wordy=True)
         ReaderAnswerer(wrong, threshold=0.1).read("骑手公寓一共有多少套房源？", hits)  # type: ignore[arg-type]

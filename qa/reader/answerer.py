@@ -169,6 +169,10 @@ class ReaderAnswerer:
             return []
         if NAME_CHECK:
             mark_foreign(question, hits, cands)
+            if all(c.foreign for c in cands):
+                # the question names a well-known place none of the articles mentions: no
+                # sentence can count, so none is read (a near miss costs no reading)
+                return cands
         folded = simplified_aligned(question)
         started = time.perf_counter()
         done = 0
