@@ -12,7 +12,8 @@ CLOSERS = "”’」』）)》"
 CJK_PUNCT = "，。、；：？！“”‘’（）《》〈〉「」『』【】—…·～－"
 
 
-_FULLWIDTH_ALNUM = {
+# Full-width digits and letters (３场, ＡＢＣ) as ASCII, one character for one (``str.translate``).
+FULLWIDTH_ALNUM = {
     cp: cp - 0xFEE0
     for cp in [*range(0xFF10, 0xFF1A), *range(0xFF21, 0xFF3B), *range(0xFF41, 0xFF5B)]
 }
@@ -68,7 +69,7 @@ def clean_line(line: str, keep_phrase_gaps: bool = False) -> str:
     """
     line = unicodedata.normalize("NFC", line).replace("\u3000", " ").strip()
     # Fullwidth Latin letters and digits (３场, ＨＲ) become ASCII so they match what people type.
-    line = line.translate(_FULLWIDTH_ALNUM)
+    line = line.translate(FULLWIDTH_ALNUM)
     line = re.sub(r"\s+", " ", line)
     if keep_phrase_gaps and not is_letter_spaced(line):
         parts = line.split(" ")

@@ -17,6 +17,8 @@ with warnings.catch_warnings():
     import jieba
 from opencc import OpenCC
 
+from qa.text import FULLWIDTH_ALNUM
+
 _lock = threading.Lock()
 _tokenizer: jieba.Tokenizer | None = None
 _posseg: Any = None  # jieba.posseg.POSTokenizer over _tokenizer, made on first use
@@ -190,15 +192,9 @@ def _jieba() -> jieba.Tokenizer:
         return _tokenizer
 
 
-# Full-width digits and letters (３场, ＡＢＣ) as ASCII, one character for one.
-_NARROW = {
-    c: c - 0xFEE0 for r in ((0xFF10, 0xFF1A), (0xFF21, 0xFF3B), (0xFF41, 0xFF5B)) for c in range(*r)
-}
-
-
 def fold(text: str) -> str:
     """Text as matched: simplified script, lower case, ASCII digits and letters."""
-    return _t2s.convert(text).translate(_NARROW).lower()
+    return _t2s.convert(text).translate(FULLWIDTH_ALNUM).lower()
 
 
 @lru_cache(maxsize=65536)

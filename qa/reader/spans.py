@@ -303,10 +303,9 @@ def trim_set_aside(
 
 
 def touches_set_aside(question: str, sentence: str, start: int, end: int) -> bool:
-    """Whether the span holds what the question sets aside (``excluded``), or overlaps or adjoins
-    a mention of it: 贵州 of 贵州一树药业 is part of the name set aside as 一树药业."""
-    if excluded(question, sentence[start:end]):
-        return True
+    """Whether the span overlaps or adjoins a mention of what the question sets aside: 贵州 of
+    贵州一树药业 is part of the name set aside as 一树药业 (a span that holds it, whole or
+    abbreviated, is ``excluded``)."""
     for x in set_aside(question):
         at = sentence.find(x)
         while at >= 0:
@@ -651,6 +650,7 @@ def choose(question: str, sentence: str, reading: Reading) -> Reading:
             for a in (trim_set_aside(question, sentence, best), best, *reading.alternatives)
             if a[1] - a[0] >= 2
             and not echoes(question, sentence[a[0] : a[1]])
+            and not excluded(question, sentence[a[0] : a[1]])
             and not touches_set_aside(question, sentence, a[0], a[1])
         ]
         best = other[0] if other else best
