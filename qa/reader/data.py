@@ -152,6 +152,18 @@ def _units(context: str) -> list[tuple[int, int]]:
     return reading_spans(context, MAX_UNIT_CHARS)
 
 
+def calibration_pairs(items: Sequence[QAItem], limit: int = 120) -> list[tuple[str, str]]:
+    """(question, sentence) pairs whose activations set the int8 reader's channel scales
+    (``qa.reader.quantize``): the first two reading units of every ``len(items) // limit``-th
+    item, the same pairs on every run."""
+    step = max(1, len(items) // max(limit, 1))
+    return [
+        (item.question, item.context[s:e])
+        for item in list(items)[::step][:limit]
+        for s, e in _units(item.context)[:2]
+    ]
+
+
 def _positive(item: QAItem) -> tuple[int, int, int, int] | None:
     """(unit start, unit end, answer start, answer end) in the context, for the first gold answer
     that lies inside one sentence (or two adjacent ones)."""
