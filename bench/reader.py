@@ -460,7 +460,10 @@ def model_card(meta: dict[str, Any], results: dict[str, Any]) -> str:
         "share, only a share answers (`98.61%`, not `69件`). Sentences of an article that leaves "
         "out a name of the question another retrieved article is about are read last and do not "
         "count, and none counts when the question names a well-known place (`杭州`, `深圳`) that "
-        "no retrieved article mentions (`qa/reader/names.py`). See `qa/reader/answerer.py`.",
+        "no retrieved article mentions (`qa/reader/names.py`). Asked about `今年` (or `去年`, "
+        "`明年`, `前年`), the answer is not read from a sentence that tells of another of those "
+        "years when a sentence that also clears the threshold does not (`去年…220多万元` gives "
+        "way to `逾410万元`); found or not is decided as before. See `qa/reader/answerer.py`.",
         "",
         "## Data and split",
         "",

@@ -295,6 +295,17 @@ class TestSpans:
         assert far[slice(*complete_quote(far, 0, 5))] == "很" * 4
         assert complete_quote(s, -1, -1) == (-1, -1)
 
+    def test_other_year(self) -> None:
+        from qa.reader.spans import other_year
+
+        assert other_year(
+            "今年恩平“工BA”筹了多少善款？", "去年，恩平市总举办了首届篮球赛，筹得善款。"
+        )
+        assert not other_year("今年筹了多少善款？", "今年已是第2年，去年筹得善款。")
+        assert not other_year("今年筹了多少善款？", "比赛筹集逾410万元善款。")  # names no year
+        assert not other_year("恩平篮球赛筹了多少善款？", "去年筹得善款220多万元。")
+        assert other_year("去年的助学活动资助了多少人？", "今年资助了639人。")
+
     def test_yes_no_and_choice_questions(self) -> None:
         """A yes/no question gets no span (the sentence answers it), unless the sentence says the
         question's own "A not A"; a choice question gets the option the sentence says."""
@@ -503,6 +514,26 @@ class TestAnswerer:
         assert c.passage.text[slice(*c.answer_span)] == "102"
         assert c.passage.text[slice(*c.evidence_span)] + "[1]" in ans.text
         assert hits[0].answer_span is None  # the hits given are not modified
+
+    def test_a_sentence_of_another_year_gives_way_to_one_of_the_year_asked(self) -> None:
+        """Asked about 今年, the answer is not read from a sentence that tells of 去年 when one
+        that clears the threshold does not; found or not is decided as before."""
+        from conftest import make_article
+
+        a = make_article(
+            "“工BA”撬动百万善款",
+            "去年，恩平市总举办首届篮球赛，有80家企业捐资。今年的比赛有102家企业捐资。",
+        )
+        hits = [Hit(Passage(f"{a.id}-000", a.id, 0, a.text, 0, len(a.text)), a, 1.0, 0.9)]
+        answerer = ReaderAnswerer(FakeReader())  # type: ignore[arg-type]
+        this_year = answerer.answer("今年恩平篮球赛有多少家企业捐资？", hits)
+        assert this_year.found and this_year.short_answer == "102"
+        assert "去年" not in this_year.text  # nor does it support the answer
+        assert answerer.answer("恩平篮球赛有多少家企业捐资？", hits).short_answer == "80"
+        assert answerer.answer("去年恩平篮球赛有多少家企业捐资？", hits).short_answer == "80"
+        strict = ReaderAnswerer(FakeReader(), threshold=0.7)  # type: ignore[arg-type]
+        only_last_year = strict.answer("今年恩平篮球赛有多少家企业捐资？", hits)
+        assert only_last_year.found and only_last_year.short_answer == "80"
 
     def test_found_weighs_how_sure_the_span_head_is(self) -> None:
         """With the bundle's span weight, a sentence the answer head likes but whose best span the

@@ -41,7 +41,7 @@ from qa.models import Answer, Hit
 from qa.reader.data import MAX_UNIT_CHARS
 from qa.reader.model import DEFAULT_BUNDLE, Reader, Reading, answer_confidence, left_context
 from qa.reader.names import foreign_articles
-from qa.reader.spans import fits_in, says_asked
+from qa.reader.spans import fits_in, other_year, says_asked
 from qa.search import Searcher
 from qa.text import reading_spans
 from qa.tokens import simplified_aligned, tagged, tokenize
@@ -186,6 +186,7 @@ class ReaderAnswerer:
                 done < len(cands)
                 and self.confidence(best) >= self.threshold
                 and self._fits(question, best)
+                and not other_year(question, best.text)  # a sentence of this year may follow
                 and self._rank(best) >= self.stop_margin + PRIOR_WEIGHT * cands[done].prior
             ):
                 break
@@ -241,17 +242,34 @@ class ReaderAnswerer:
                 related=related,
                 method=self.method,
             )
-        best = ranked[0]
+        best = self._best(question, ranked)
         chosen = [best]
-        for c in ranked[1:2]:
+        for c in [c for c in ranked if c is not best][:1]:
             if (
                 not c.foreign
+                and not other_year(question, c.text)
                 and c.probability >= SUPPORT_PROBABILITY
                 and self.confidence(c) >= self.threshold
                 and len(best.text) + len(c.text) <= MAX_ANSWER_CHARS
             ):
                 chosen.append(c)
         return self._compose(question, hits, best, chosen)
+
+    def _best(self, question: str, ranked: Sequence[Candidate]) -> Candidate:
+        """The sentence the answer is read from: the first ranked, unless it tells of another
+        year than the one asked about (``other_year``) and a later one that also clears the
+        threshold with an answer of the asked kind does not. Whether the answer is found does
+        not change."""
+        if not other_year(question, ranked[0].text):
+            return ranked[0]
+        for c in ranked[1:]:
+            if (
+                self._fits(question, c)
+                and self.confidence(c) >= self.threshold
+                and not other_year(question, c.text)
+            ):
+                return c
+        return ranked[0]
 
     def decision(self, question: str, ranked: Sequence[Candidate]) -> float:
         """What "found" is decided on: the best reading's confidence (``confidence``), or 0 when

@@ -612,6 +612,24 @@ def says_asked(question: str, sentence: str) -> bool:
     return fact is None or fact in simplified_aligned(sentence)
 
 
+# Years named relative to the article's own: a question about one is not answered by a sentence
+# that tells of another (今年 against 去年，恩平市总举办了首届…)
+_RELATIVE_YEARS = ("今年", "去年", "明年", "前年")
+
+
+def other_year(question: str, sentence: str) -> bool:
+    """Whether the sentence tells of another year than the one the question asks about: the
+    question names 今年 / 去年 / 明年 / 前年, and the sentence names one of them but not the
+    question's (asked what 今年's contest raised, 去年… 筹得善款220多万元 tells of the year before).
+    CMRC 2018 and DRCD ask about no year this way; all 8 seed questions that do are answered by a
+    sentence naming their year or none."""
+    asked = {y for y in _RELATIVE_YEARS if y in question}
+    if not asked:
+        return False
+    told = {y for y in _RELATIVE_YEARS if y in sentence}
+    return bool(told) and not asked & told
+
+
 def choice_options(question: str) -> tuple[str, str] | None:
     """The two options of a choice question (学员们观摩的是一审还是二审？ -> 一审, 二审): what
     follows 还是, and as many characters before it."""
