@@ -463,7 +463,9 @@ def model_card(meta: dict[str, Any], results: dict[str, Any]) -> str:
         "no retrieved article mentions (`qa/reader/names.py`). Asked about `今年` (or `去年`, "
         "`明年`, `前年`), the answer is not read from a sentence that tells of another of those "
         "years when a sentence that also clears the threshold does not (`去年…220多万元` gives "
-        "way to `逾410万元`); found or not is decided as before. See `qa/reader/answerer.py`.",
+        'way to `逾410万元`), and asked "until when" (`要搞到什么时候？`), not from a sentence '
+        "whose date does not end a period (`即日起至2024年1月` before `2023年…活动启动`); found "
+        "or not is decided as before. See `qa/reader/answerer.py`.",
         "",
         "## Data and split",
         "",

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -306,6 +307,20 @@ class TestSpans:
         assert not other_year("恩平篮球赛筹了多少善款？", "去年筹得善款220多万元。")
         assert other_year("去年的助学活动资助了多少人？", "今年资助了639人。")
 
+    def test_ends_period(self) -> None:
+        from qa.reader.spans import ends_period
+
+        until = "贵州温暖服务季要搞到什么时候？"
+        s = "据悉，即日起至2024年1月，贵州各级工会将广泛开展走访慰问活动。"
+        assert ends_period(until, s, s.index("2024"), s.index("，贵州"))
+        started = "近日，2023年贵州省工会温暖服务季活动启动。"
+        assert not ends_period(until, started, 3, 8)
+        assert ends_period(until, "活动到2024年1月底结束。", 3, 10)  # right before 结束
+        assert ends_period(until, "活动时间为2023年11月至2024年1月。", 5, 20)  # a range
+        assert ends_period("活动什么时候启动？", started, 3, 8)  # not an "until" question
+        assert ends_period("便利商店可以追溯至哪一年？", started, 3, 8)  # asks for a start
+        assert not ends_period(until, s, -1, -1)
+
     def test_yes_no_and_choice_questions(self) -> None:
         """A yes/no question gets no span (the sentence answers it), unless the sentence says the
         question's own "A not A"; a choice question gets the option the sentence says."""
@@ -534,6 +549,30 @@ class TestAnswerer:
         strict = ReaderAnswerer(FakeReader(), threshold=0.7)  # type: ignore[arg-type]
         only_last_year = strict.answer("今年恩平篮球赛有多少家企业捐资？", hits)
         assert only_last_year.found and only_last_year.short_answer == "80"
+
+    def test_until_when_is_answered_by_the_end_of_a_period(self) -> None:
+        """Asked "until when", a sentence whose date ends a period answers before one that
+        merely names a date, when both clear the threshold."""
+        from conftest import make_article
+
+        a = make_article(
+            "贵州工会启动温暖服务季",
+            "近日，2023年贵州省工会温暖服务季活动启动。即日起至2024年1月，各级工会将开展走访慰问活动。",
+        )
+        hits = [Hit(Passage(f"{a.id}-000", a.id, 0, a.text, 0, len(a.text)), a, 1.0, 0.9)]
+
+        class Dates(FakeReader):
+            def read(self, question: str, sentences: Any, contexts: Any = None) -> list[Reading]:
+                out = []
+                for s in sentences:
+                    m = re.search(r"\d{4}年(?:\d+月)?", s)
+                    assert m is not None
+                    out.append(Reading(0.9 if "启动" in s else 0.6, m.start(), m.end()))
+                return out
+
+        answerer = ReaderAnswerer(Dates(), stop_margin=0.0)  # type: ignore[arg-type]
+        assert answerer.answer("贵州温暖服务季要搞到什么时候？", hits).short_answer == "2024年1月"
+        assert answerer.answer("贵州温暖服务季什么时候启动？", hits).short_answer == "2023年"
 
     def test_found_weighs_how_sure_the_span_head_is(self) -> None:
         """With the bundle's span weight, a sentence the answer head likes but whose best span the

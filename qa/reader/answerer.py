@@ -41,7 +41,7 @@ from qa.models import Answer, Hit
 from qa.reader.data import MAX_UNIT_CHARS
 from qa.reader.model import DEFAULT_BUNDLE, Reader, Reading, answer_confidence, left_context
 from qa.reader.names import foreign_articles
-from qa.reader.spans import fits_in, other_year, says_asked
+from qa.reader.spans import ends_period, fits_in, other_year, says_asked
 from qa.search import Searcher
 from qa.text import reading_spans
 from qa.tokens import simplified_aligned, tagged, tokenize
@@ -186,7 +186,7 @@ class ReaderAnswerer:
                 done < len(cands)
                 and self.confidence(best) >= self.threshold
                 and self._fits(question, best)
-                and not other_year(question, best.text)  # a sentence of this year may follow
+                and self._preferred(question, best)  # a sentence that is may follow
                 and self._rank(best) >= self.stop_margin + PRIOR_WEIGHT * cands[done].prior
             ):
                 break
@@ -256,20 +256,29 @@ class ReaderAnswerer:
         return self._compose(question, hits, best, chosen)
 
     def _best(self, question: str, ranked: Sequence[Candidate]) -> Candidate:
-        """The sentence the answer is read from: the first ranked, unless it tells of another
-        year than the one asked about (``other_year``) and a later one that also clears the
-        threshold with an answer of the asked kind does not. Whether the answer is found does
-        not change."""
-        if not other_year(question, ranked[0].text):
+        """The sentence the answer is read from: the first ranked, unless it is not
+        ``_preferred`` and a later one that also clears the threshold with an answer of the
+        asked kind is. Whether the answer is found does not change."""
+        if self._preferred(question, ranked[0]):
             return ranked[0]
         for c in ranked[1:]:
             if (
                 self._fits(question, c)
                 and self.confidence(c) >= self.threshold
-                and not other_year(question, c.text)
+                and self._preferred(question, c)
             ):
                 return c
         return ranked[0]
+
+    @staticmethod
+    def _preferred(question: str, c: Candidate) -> bool:
+        """Not a sentence of another year than the one asked about (``other_year``), and asked
+        "until when", a reading that ends a period (``ends_period``)."""
+        if other_year(question, c.text):
+            return False
+        if c.reading is None:
+            return True
+        return ends_period(question, c.text, c.reading.start, c.reading.end)
 
     def decision(self, question: str, ranked: Sequence[Candidate]) -> float:
         """What "found" is decided on: the best reading's confidence (``confidence``), or 0 when

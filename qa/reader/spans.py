@@ -630,6 +630,34 @@ def other_year(question: str, sentence: str) -> bool:
     return bool(told) and not asked & told
 
 
+# "Until when": the end of a period (至2024年1月), not a date the sentence names otherwise. Not
+# "traced back to when" (追溯至什么时候) or "when at last" (到何时才), which ask for a start
+_ASKS_UNTIL = re.compile(
+    r"(?:到|至|直到|截至|截止到?)(?:什么时候|何时|哪一?年|哪天|哪一天|几时|什么时间|几月)"
+    r"|什么时候(?:结束|截止|为止)"
+)
+_NOT_UNTIL = re.compile(r"追溯|追朔|上溯|才")
+_ENDS_BEFORE = re.compile(r"(?:至|到|止|截至|直至|直到)$")
+_ENDS_AFTER = re.compile(r"止|结束|为止|截止")
+_RANGE = re.compile(r"[至到—－~～-]")
+
+
+def ends_period(question: str, sentence: str, start: int, end: int) -> bool:
+    """Whether the span answers an "until when" question (``贵州温暖服务季要搞到什么时候？``) as
+    the end of a period: right after 至 / 到 / 截至, right before 止 / 结束, or a range itself
+    (``即日起至2024年1月``, not the ``2023年`` of ``2023年…服务季活动启动``). Any span answers
+    another question. The gold answers of all 6 CMRC 2018 / DRCD questions asking this way do."""
+    if not _ASKS_UNTIL.search(question) or _NOT_UNTIL.search(question):
+        return True
+    if start < 0:
+        return False
+    return bool(
+        _ENDS_BEFORE.search(sentence[max(0, start - 3) : start])
+        or _ENDS_AFTER.match(sentence, end)
+        or _RANGE.search(sentence[start:end])
+    )
+
+
 def choice_options(question: str) -> tuple[str, str] | None:
     """The two options of a choice question (学员们观摩的是一审还是二审？ -> 一审, 二审): what
     follows 还是, and as many characters before it."""
