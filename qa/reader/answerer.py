@@ -12,7 +12,9 @@
    "when") are set aside, and so are sentences of an article that leaves out a name the question
    asks about while another retrieved article is about it (``qa.reader.names``). When the best remaining sentence's probability clears the threshold calibrated on held-out seed
    questions (``meta.json``), the answer is its span, then the sentence quoted with ``[1]``, then
-   at most one more sentence the reader also believes. Otherwise the articles are on the topic but
+   at most one more sentence the reader also believes. Asked about 今年, a sentence that tells
+   of 去年 gives way to one that also clears the threshold and does not; asked "until when", a
+   date that ends a period (至2024年1月) comes before other dates (``_preferred``). Otherwise the articles are on the topic but
    do not say: the answer says so and lists the closest passages as related reading.
 
 Traditional text is read folded to simplified character by character, so the span's offsets
@@ -186,7 +188,7 @@ class ReaderAnswerer:
                 done < len(cands)
                 and self.confidence(best) >= self.threshold
                 and self._fits(question, best)
-                and self._preferred(question, best)  # a sentence that is may follow
+                and self._preferred(question, best)  # else a preferred one may follow
                 and self._rank(best) >= self.stop_margin + PRIOR_WEIGHT * cands[done].prior
             ):
                 break
