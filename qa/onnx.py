@@ -148,18 +148,26 @@ def quantize(bundle: Path) -> Path:
     target = bundle / "model.int8.onnx"
     if target.exists():
         return target
-    from onnxruntime.quantization import QuantType, quantize_dynamic
+    from onnxruntime.quantization import QuantType
 
     tmp = bundle / f"model.int8.tmp{os.getpid()}.onnx"
-    root = logging.getLogger()
-    level = root.level
-    root.setLevel(logging.ERROR)  # the quantizer logs advice about pre-processing at WARNING
-    try:
-        quantize_dynamic(str(bundle / "model.onnx"), str(tmp), weight_type=QuantType.QInt8)
-    finally:
-        root.setLevel(level)
+    quantize_dynamic_quietly(bundle / "model.onnx", tmp, weight_type=QuantType.QInt8)
     os.replace(tmp, target)
     return target
+
+
+def quantize_dynamic_quietly(source: Path, target: Path, **options: Any) -> None:
+    """ONNX Runtime's ``quantize_dynamic(source, target, **options)`` without the advice about
+    pre-processing it logs at WARNING on the root logger."""
+    from onnxruntime.quantization import quantize_dynamic
+
+    root = logging.getLogger()
+    level = root.level
+    root.setLevel(logging.ERROR)
+    try:
+        quantize_dynamic(str(source), str(target), **options)
+    finally:
+        root.setLevel(level)
 
 
 class OnnxEncoder:

@@ -20,13 +20,14 @@ a hundredfold apart share one scale per column). ``ALPHA`` is 0.6 (bench/RESULTS
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from qa.onnx import quantize_dynamic_quietly
 
 ALPHA = 0.6
 # No channel's scale moves further than this either way
@@ -40,9 +41,12 @@ class Smoothing:
 
     alpha: float
     pairs: int
-    inputs: int
     mul_nodes: int
     folded: int
+
+    @property
+    def inputs(self) -> int:
+        return self.mul_nodes + self.folded
 
     def meta(self) -> dict[str, Any]:
         return {
@@ -53,12 +57,11 @@ class Smoothing:
         }
 
 
-def _weight_products(model: Any) -> dict[str, list[Any]]:
+def _weight_products(model: Any, uses: dict[str, int]) -> dict[str, list[Any]]:
     """Matrix products by a stored weight, grouped by the activation they read (the query, key and
     value projections read one), the span head's left out (its input is the encoder's output,
     read by the answer head too, and one product is not worth a node)."""
     weights = {i.name for i in model.graph.initializer}
-    uses = _uses(model)
     by_input: dict[str, list[Any]] = {}
     for n in model.graph.node:
         if n.op_type != "MatMul" or n.input[1] not in weights or n.input[0] in weights:
@@ -86,7 +89,7 @@ def channel_maxima(model: Any, feeds: Iterable[dict[str, np.ndarray]]) -> dict[s
 
     probe = onnx.ModelProto()
     probe.CopyFrom(model)
-    names = list(_weight_products(probe))
+    names = list(_weight_products(probe, _uses(probe)))
     have = {o.name for o in probe.graph.output}
     for name in names:
         if name not in have:
@@ -113,22 +116,26 @@ def channel_maxima(model: Any, feeds: Iterable[dict[str, np.ndarray]]) -> dict[s
     return maxima
 
 
-def smooth(model: Any, maxima: dict[str, np.ndarray], alpha: float = ALPHA) -> Smoothing:
-    """Smooths ``model`` in place (see the module's text); full-precision outputs are unchanged."""
+def smooth(
+    model: Any, maxima: dict[str, np.ndarray], alpha: float = ALPHA, pairs: int = 0
+) -> Smoothing:
+    """Smooths ``model`` in place (see the module's text); full-precision outputs are unchanged.
+    ``pairs``: how many calibration pairs ``maxima`` came from, for the record."""
     from onnx import helper, numpy_helper
 
     weights = {i.name: i for i in model.graph.initializer}
     nodes = {n.name: n for n in model.graph.node}
+    uses = _uses(model)
     mul_nodes = folded = 0
     added = []
-    for x, products in _weight_products(model).items():
+    for x, products in _weight_products(model, uses).items():
         rows = [numpy_helper.to_array(weights[n.input[1]]) for n in products]
         w_max = np.max(np.stack([np.abs(w).max(1) for w in rows]), 0)
         s = np.maximum(maxima[x], 1e-5) ** alpha / np.maximum(w_max, 1e-5) ** (1 - alpha)
         s = np.clip(s, 1 / SCALE_LIMIT, SCALE_LIMIT).astype(np.float32)
         for n, w in zip(products, rows, strict=True):
             weights[n.input[1]].CopyFrom(numpy_helper.from_array(w * s[:, None], n.input[1]))
-        value = _value_projection(model, products, nodes, weights)
+        value = _value_projection(products, nodes, weights, uses)
         if value is not None:
             for name in value:  # the value weights' columns and bias
                 t = numpy_helper.to_array(weights[name])
@@ -142,14 +149,15 @@ def smooth(model: Any, maxima: dict[str, np.ndarray], alpha: float = ALPHA) -> S
             n.input[0] = smoothed
         mul_nodes += 1
     _insert_in_order(model, added)
-    return Smoothing(alpha, 0, mul_nodes + folded, mul_nodes, folded)
+    return Smoothing(alpha, pairs, mul_nodes, folded)
 
 
 def _value_projection(
-    model: Any, products: Sequence[Any], nodes: dict[str, Any], weights: dict[str, Any]
+    products: Sequence[Any], nodes: dict[str, Any], weights: dict[str, Any], uses: dict[str, int]
 ) -> tuple[str, str] | None:
-    """(value weight, value bias) when ``x`` is a BERT layer's attention context, which is linear
-    in the value projection's output channels, in the same order (heads side by side)."""
+    """(value weight, value bias) when the products' input is a BERT layer's attention context,
+    which is linear in the value projection's output channels, in the same order (heads side by
+    side)."""
     if len(products) != 1 or "/attention/output/dense/" not in products[0].name:
         return None
     layer = products[0].name.split("/attention/output/dense/")[0]
@@ -160,7 +168,6 @@ def _value_projection(
     bias = [i for i in add.input if i in weights]
     if len(bias) != 1 or matmul.output[0] not in add.input:
         return None
-    uses = _uses(model)
     if uses[matmul.input[1]] > 1 or uses[bias[0]] > 1 or uses[matmul.output[0]] > 1:
         return None  # shared with another product: scaling it would change that one too
     return matmul.input[1], bias[0]
@@ -171,7 +178,8 @@ def _insert_in_order(model: Any, added: Sequence[Any]) -> None:
     after: dict[str, list[Any]] = {}
     for n in added:
         after.setdefault(n.input[0], []).append(n)
-    ordered = [n for n in added if not _made_by_node(model, n.input[0])]
+    made = {out for n in model.graph.node for out in n.output}
+    ordered = [n for n in added if n.input[0] not in made]  # graph inputs come first
     for n in model.graph.node:
         ordered.append(n)
         for out in n.output:
@@ -180,43 +188,35 @@ def _insert_in_order(model: Any, added: Sequence[Any]) -> None:
     model.graph.node.extend(ordered)
 
 
-def _made_by_node(model: Any, name: str) -> bool:
-    return any(name in n.output for n in model.graph.node)
-
-
 def quantize(
     fp32: Path,
     out: Path,
     feeds: Sequence[dict[str, np.ndarray]],
     per_channel: bool,
-    alpha: float | None = ALPHA,
+    alpha: float = ALPHA,
 ) -> Smoothing | None:
-    """Writes the int8 copy of ``fp32`` to ``out``: smoothed with ``feeds`` when there are any
-    and ``alpha`` is set, then ONNX Runtime's dynamic quantization of the matrix products and
+    """Writes the int8 copy of ``fp32`` to ``out``: smoothed with ``feeds`` when there are any,
+    then ONNX Runtime's dynamic quantization of the matrix products and
     lookups (``per_channel``: one weight scale per output column). Returns what was smoothed."""
     import onnx
-    from onnxruntime.quantization import QuantType, quantize_dynamic
+    from onnxruntime.quantization import QuantType
 
     done = None
     source = fp32
-    if feeds and alpha is not None:
+    if feeds:
         model = onnx.load(str(fp32))
-        done = replace(smooth(model, channel_maxima(model, feeds), alpha), pairs=len(feeds))
+        done = smooth(model, channel_maxima(model, feeds), alpha, pairs=len(feeds))
         source = out.with_name(f"{out.stem}.smoothed.onnx")
         onnx.save(model, str(source))
-    root = logging.getLogger()
-    level = root.level
-    root.setLevel(logging.ERROR)  # the quantizer logs advice about pre-processing at WARNING
     try:
-        quantize_dynamic(
-            str(source),
-            str(out),
+        quantize_dynamic_quietly(
+            source,
+            out,
             weight_type=QuantType.QInt8,
             op_types_to_quantize=["MatMul", "Gather"],
             per_channel=per_channel,
         )
     finally:
-        root.setLevel(level)
         if source != fp32:
             source.unlink(missing_ok=True)
     return done
