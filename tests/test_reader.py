@@ -704,6 +704,25 @@ class TestAnswerer:
         assert sole_quantity("什么时候举行？", "11月28日举行，200余名工人参加。") is None
         assert sole_quantity(question, "农户把冬闲地变成了四季地。") is None
 
+    def test_the_sentences_one_day_answers_which_day_when_no_span_does(self) -> None:
+        from qa.reader.spans import choose, sole_date
+
+        sentence = "11月28日，福建省福州市仓山区残疾人就业招聘会在榕城广场举行。"
+        question = "福州仓山区残疾人招聘会是哪天办的？"
+        assert sole_date(question, sentence) == (0, 6)
+        # the reader's best span is the rest of the clause, and no runner-up is a day
+        reading = Reading(0.46, 6, 23, 9.9, ((6, 9, 9.0), (6, 15, 8.0)))
+        assert choose(question, sentence, reading).text(sentence) == "11月28日"
+        # a range is one day expression; two days, another kind of question, or none: no guess
+        ranged = "据了解，10月24日～26日，2023年劳动争议调解员培训班举办。"
+        span = sole_date("培训班是几号到几号办的？", ranged)
+        assert span is not None and ranged[span[0] : span[1]] == "10月24日～26日"
+        assert sole_date(question, "11月20日预选，12月1日入住。") is None
+        assert sole_date("有多少人参加？", sentence) is None
+        assert sole_date(question, "招聘会在榕城广场举行。") is None
+        # the reader's own day stands
+        assert choose(question, sentence, Reading(0.46, 0, 6, 9.9)).text(sentence) == "11月28日"
+
     def test_traditional_passage_keeps_its_characters(self) -> None:
         from dataclasses import replace
 

@@ -489,6 +489,23 @@ def sole_quantity(question: str, sentence: str) -> tuple[int, int] | None:
     return (found[0].start(), found[0].end()) if len(found) == 1 else None
 
 
+# A day of the calendar, with its year and the end of a range when they are given: 11月28日,
+# 2023年11月28日, 10月24日～26日.
+_DAY_DATE = re.compile(
+    r"(?:\d{4}年)?\d{1,2}月\d{1,2}[日号](?:\s*[～~至到—-]\s*(?:\d{1,2}月)?\d{1,2}[日号])?"
+)
+
+
+def sole_date(question: str, sentence: str) -> tuple[int, int] | None:
+    """For a "which day" question, the sentence's one day of the calendar, when it names exactly
+    one (``11月28日，福建省福州市仓山区残疾人就业招聘会…`` for 招聘会是哪天办的？, where the reader's
+    best span was the rest of the clause); None otherwise."""
+    if not _ASKS_DAY.search(question):
+        return None
+    found = list(_DAY_DATE.finditer(sentence))
+    return (found[0].start(), found[0].end()) if len(found) == 1 else None
+
+
 def complete_quantity(sentence: str, start: int, end: int) -> tuple[int, int]:
     """The span widened over the unit when it ends in a number, and over the qualifier when it
     starts with one (``_UNITS``, ``_QUALIFIERS``)."""
@@ -729,7 +746,11 @@ def choose(question: str, sentence: str, reading: Reading) -> Reading:
         # a quantity in the unit named (历时4个月 for 多久, where the best was 147个).
         exact = [o for o in options if not o[0] and (not o[1] or asks_person(question))]
         if not exact:
-            s, e = sole_quantity(question, sentence) or completed[0][:2]
+            s, e = (
+                sole_quantity(question, sentence)
+                or sole_date(question, sentence)
+                or completed[0][:2]
+            )
             return replace(reading, start=s, end=e)
         options = exact
     *_, s, e, score = min(options)
