@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from bench.reader import DATA, OUT, SEED_SETS, decided, half, read_question, rows, topical
+from bench.reader import OUT, decided, half, read_question, seed_set, topical
 from qa.config import ROOT, Settings
 from qa.embed import SentenceTransformerEmbedder
 from qa.reader.answerer import ReaderAnswerer
@@ -60,7 +60,7 @@ def seed_readings(answerer: ReaderAnswerer, searcher: Searcher) -> list[dict[str
     return [
         {"question": q, "kind": kind, "half": half(q), "read": read_question(answerer, searcher, q)}
         for kind in ("answerable", "near_miss")
-        for q in (r["question"] for r in rows(DATA / SEED_SETS[kind]))
+        for q in seed_set(kind)
     ]
 
 

@@ -300,7 +300,9 @@ def test_ids_stable_and_unique(seeds: list[Article]) -> None:
     assert len({a.id for a in seeds}) == 25
 
 
-@pytest.mark.parametrize("name", ["seed_questions.jsonl", "fresh_questions.jsonl"])
+@pytest.mark.parametrize(
+    "name", ["seed_questions.jsonl", "seed_questions_2.jsonl", "fresh_questions.jsonl"]
+)
 def test_question_sets_answers_are_in_their_articles(seeds: list[Article], name: str) -> None:
     """Every gold answer of the answerable question sets is in the article it names (its text
     or its byline)."""
