@@ -11,8 +11,11 @@ the first (by the reader's score) that is
 - not what the question sets aside (除了一树药业，…: ``excluded``), nor the deputy of the role it
   asks about (``deputy``);
 
-is the answer. A quantity keeps its qualifier and unit (``complete_quantity``: 近5万人, 200余名),
-and a span cut through a quotation takes what the marks enclose (``complete_quote``).
+is the answer. When none is of the asked kind, the sentence's one quantity of the asked kind
+(``sole_quantity``: 1.5万亩) or, asked which day, its one calendar day (``sole_date``: 11月28日)
+is; failing that the reader's best stands, and the answerer does not count the sentence. A
+quantity keeps its qualifier and unit (``complete_quantity``: 近5万人, 200余名), and a span cut
+through a quotation takes what the marks enclose (``complete_quote``).
 
 A yes/no question (要交钱吗？, 有没有…) has no short answer but the question's own verb said or
 denied (可以 / 不可以); otherwise the evidence sentence answers it, when it says the fact asked
