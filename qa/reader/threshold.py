@@ -6,8 +6,8 @@ on the 95 answerable questions of the first seed set's calibration half, the fif
 set it, and one question read a little lower moved it from 0.045 to 0.0175. ``spread`` says how
 far the calibration sample moves it (bootstrap interquartile range): 0.0175 to 0.13 on those 95
 questions, 0.0275 to 0.05 with the second seed set's calibration half beside them
-(bench/RESULTS.md). Bagging the rule (the median over bootstrap resamples) was tried and did not
-narrow it.
+(bench/RESULTS.md). Bagging the rule (the median over bootstrap resamples) was tried: it narrowed
+the range for one graph only, and one question still moved it as far.
 """
 
 from __future__ import annotations
