@@ -104,7 +104,8 @@ _FIRST_QUANTITY = re.compile(
 
 
 # A year or a day is a date, not a quantity: "2023年" answers neither 多少起 nor 干了多少年.
-_DATE_QUANTITY = re.compile(r"(?<!\d)\d{4}年(?!代)|\d{1,2}月\d{1,2}[日号]")
+_MONTH_DAY = r"\d{1,2}月\d{1,2}[日号]"
+_DATE_QUANTITY = re.compile(r"(?<!\d)\d{4}年(?!代)|" + _MONTH_DAY)
 # Money asked without a unit (收费多少, 多少奖励资金, 押金多少): the answer is in 元.
 _ASKS_MONEY = re.compile(
     r"钱|资金|善款|费用|收费|工资|收入|月薪|租金|房租|押金|保额|开销|经费|奖金"
@@ -495,7 +496,7 @@ def sole_quantity(question: str, sentence: str) -> tuple[int, int] | None:
 # A day of the calendar, with its year and the end of a range when they are given: 11月28日,
 # 2023年11月28日, 10月24日～26日.
 _DAY_DATE = re.compile(
-    r"(?:\d{4}年)?\d{1,2}月\d{1,2}[日号](?:\s*[～~至到—-]\s*(?:\d{1,2}月)?\d{1,2}[日号])?"
+    r"(?:\d{4}年)?" + _MONTH_DAY + r"(?:\s*[～~至到—-]\s*(?:\d{1,2}月)?\d{1,2}[日号])?"
 )
 
 
