@@ -296,6 +296,24 @@ class TestSpans:
         assert far[slice(*complete_quote(far, 0, 5))] == "很" * 4
         assert complete_quote(s, -1, -1) == (-1, -1)
 
+    def test_a_trailing_possessive_and_the_place_preposition_are_trimmed(self) -> None:
+        from qa.reader.spans import choose, trim_particles
+
+        s = "1963年他加入了ABL克里夫兰管道工队的阵容，赛事在日本福冈举办，这是目的。"
+        for question, cut, kept in [
+            ("他加入了哪个球队？", "ABL克里夫兰管道工队的", "ABL克里夫兰管道工队"),
+            ("赛事在哪里举办？", "在日本福冈", "日本福冈"),
+            ("赛事由谁举办？", "在日本福冈", "在日本福冈"),  # not asked where: kept
+            ("这是什么？", "是目的", "是目的"),  # 目的 is one word, not a possessive
+            ("这是什么？", "的", "的"),  # too short to trim
+        ]:
+            a = s.index(cut)
+            b, e = trim_particles(question, s, a, a + len(cut))
+            assert s[b:e] == kept
+        a = s.index("在日本福冈")
+        reading = Reading(0.9, a, a + 5, 8.0)
+        assert choose("赛事在何处举办？", s, reading).text(s) == "日本福冈"
+
     def test_other_year(self) -> None:
         from qa.reader.spans import other_year
 
