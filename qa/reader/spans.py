@@ -706,6 +706,8 @@ def trim_particles(question: str, sentence: str, start: int, end: int) -> tuple[
     if len(span) < 3:
         return start, end
     words = tagged(span)
+    if not words:
+        return start, end
     if words[-1] == ("的", "uj"):
         end -= 1
     if _ASKS_WHERE.search(question) and words[0][0] in _PLACE_PREPOSITIONS and words[0][1] == "p":
