@@ -703,14 +703,16 @@ def trim_particles(question: str, sentence: str, start: int, end: int) -> tuple[
     asked where, without the preposition it opens on (在北京 -> 北京). Each lifted span F1 on the
     CMRC 2018 / DRCD validation split and lowered no question there (bench/RESULTS.md)."""
     span = sentence[start:end]
-    if len(span) < 3:
-        return start, end
+    possessive = span.endswith("的")
+    preposition = span[:1] in _PLACE_PREPOSITIONS and _ASKS_WHERE.search(question) is not None
+    if len(span) < 3 or not (possessive or preposition):
+        return start, end  # most spans: no tagging on the request path
     words = tagged(span)
     if not words:
         return start, end
-    if words[-1] == ("的", "uj"):
+    if possessive and words[-1] == ("的", "uj"):
         end -= 1
-    if _ASKS_WHERE.search(question) and words[0][0] in _PLACE_PREPOSITIONS and words[0][1] == "p":
+    if preposition and words[0] == (span[0], "p"):
         start += 1
     return start, end
 
