@@ -636,7 +636,7 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
         else None
     )
 
-    dropout = {}
+    dropout: dict[str, Any] = {}
     if cfg.dropout is not None:
         dropout = {"hidden_dropout_prob": cfg.dropout, "attention_probs_dropout_prob": cfg.dropout}
     # fp32 whatever the stored weights are (a half-precision copy of the base loads as half)
