@@ -18,7 +18,8 @@ sentence does not answer":
 
 ``synthetic_examples`` adds cloze questions (``cloze``) made from the numbers and dates of
 sentences no question asks about, each with a ``same`` negative and a ``swapped`` near miss
-(``qa train-reader --synthetic N``; measured, not in the shipped recipe).
+(``qa train-reader --synthetic N``; measured, not in the shipped recipe). ``qa.reader.reword``
+adds copies of the questions in other words (``--reword SHARE``; measured, not in it either).
 
 Traditional text (DRCD) is folded to simplified character by character, so offsets are unchanged.
 Documents, not questions, are split into train / validation / test, so no paragraph is seen in

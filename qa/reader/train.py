@@ -464,12 +464,13 @@ class Prepared:
 
 def prepare(cfg: TrainConfig) -> Prepared:
     """Split and build the pairs, or read them back from the cache when nothing they depend on
-    changed (the data files, the seed, the number of validation questions, qa/reader/data.py)."""
+    changed (the data files, the seed, the number of validation questions, qa/reader/data.py and reword.py)."""
     from qa.reader import data as data_module
+    from qa.reader import reword as reword_module
 
     files = [cfg.data_dir / n for n in ("cmrc2018_dev.json", "drcd_dev.json")]
     key = hashlib.sha256()
-    for f in [*files, Path(data_module.__file__)]:
+    for f in [*files, Path(data_module.__file__), Path(reword_module.__file__)]:
         key.update(f.read_bytes() if f.is_file() else b"-")
     key.update(f"{cfg.seed}/{cfg.val_questions}/{cfg.synthetic}/{cfg.erased}/{cfg.reword}".encode())
     cached = cfg.cache / f"examples-{key.hexdigest()[:16]}.pkl"
