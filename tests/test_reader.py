@@ -247,9 +247,10 @@ class TestReword:
         item = QAItem("q", "北京的豌豆尖是什么品牌？", context, "t", (("茅乡源", 11),), "tiny")
         assert "北京" not in shared_words(item) and "品牌" in shared_words(item)
         syn = self._synonyms(tmp_path, {"品牌", "北京"})
-        assert reword(item, syn, random.Random(0)) == "北京的豌豆尖是什么牌子？"
+        shared = shared_words(item)
+        assert reword(item.question, shared, syn, random.Random(0)) == "北京的豌豆尖是什么牌子？"
         other = replace(item, question="北京的豌豆尖有多少？")  # no shared word has a synonym
-        assert reword(other, syn, random.Random(0)) is None
+        assert reword(other.question, shared_words(other), syn, random.Random(0)) is None
 
     def test_reworded_items_keep_their_answers(self, tmp_path: Path) -> None:
         from qa.reader.reword import reworded_items

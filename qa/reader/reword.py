@@ -32,14 +32,12 @@ from pathlib import Path
 import numpy as np
 
 from qa.errors import QAError
-from qa.reader.data import QAItem, _positive
+from qa.reader.data import _SWAP_FLAGS, QAItem, _positive
 from qa.tokens import dictionary_frequency, tagged
 
 MAX_WORDS = 2
 MIN_COSINE = 0.80
 MIN_FREQUENCY = 100
-# part-of-speech flags of words never reworded: names, places, organisations, numbers, times
-KEEP_FLAGS = ("nr", "ns", "nt", "nz", "m", "t")
 
 
 def cilin_file() -> Path:
@@ -108,21 +106,23 @@ def shared_words(item: QAItem) -> list[str]:
     return [
         w
         for w, flag in tagged(item.question)
-        if len(w) >= 2 and flag[:2] not in KEEP_FLAGS and w in sentence
+        if len(w) >= 2 and flag[:2] not in _SWAP_FLAGS and w in sentence
     ]
 
 
-def reword(item: QAItem, synonyms: Synonyms, rng: random.Random) -> str | None:
-    """The question with up to ``MAX_WORDS`` of its shared words swapped for synonyms, or None
-    when none of them has one."""
-    words = [w for w in dict.fromkeys(shared_words(item)) if synonyms.of(w)]
+def reword(
+    question: str, shared: Sequence[str], synonyms: Synonyms, rng: random.Random
+) -> str | None:
+    """The question with up to ``MAX_WORDS`` of its ``shared_words`` swapped for synonyms, or
+    None when none of them has one."""
+    words = [w for w in dict.fromkeys(shared) if synonyms.of(w)]
     if not words:
         return None
     rng.shuffle(words)
-    question = item.question
+    out = question
     for w in words[:MAX_WORDS]:
-        question = question.replace(w, rng.choice(synonyms.of(w)), 1)
-    return question if question != item.question else None
+        out = out.replace(w, rng.choice(synonyms.of(w)), 1)
+    return out if out != question else None
 
 
 def reworded_items(
@@ -137,14 +137,14 @@ def reworded_items(
     if share <= 0:
         return []
     groups = cilin_groups(path or cilin_file())
-    needed = {w for item in items for w in shared_words(item)}
-    synonyms = Synonyms(groups, encode, needed)
+    shared = [shared_words(item) for item in items]  # jieba tagging: once an item
+    synonyms = Synonyms(groups, encode, {w for words in shared for w in words})
     rng = random.Random(seed)
     out = []
-    for item in items:
+    for item, words in zip(items, shared, strict=True):
         if rng.random() >= share:
             continue
-        question = reword(item, synonyms, rng)
+        question = reword(item.question, words, synonyms, rng)
         if question:
             out.append(replace(item, qid=f"{item.qid}~r", question=question))
     return out
