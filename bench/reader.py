@@ -215,6 +215,7 @@ def sentences_read(answerer: ReaderAnswerer, searcher: Searcher, questions: list
         answerer.threshold,
         answerer.stop_margin,
         answerer.limit,
+        answerer.prior_lead,
     )
     probe.topic = answerer.topic
     read = [best_probability(probe, searcher, q) for q in questions]
@@ -439,7 +440,8 @@ def model_card(meta: dict[str, Any], results: dict[str, Any]) -> str:
         "(shared words, answer type, passage rank) are read one at a time in that order, each in "
         "its own ONNX run (int8 activation scales are set per run: a sentence has one reading, "
         "whatever it is read with), until the best reading so far ranks at least the stop "
-        "margin (0.5) + 0.5 x the next sentence's prior "
+        "margin (0.5) + 0.5 x the next sentence's prior, or its sentence's prior leads every "
+        "unread one's by 0.1 "
         f"({results.get('seed_answers', {}).get('sentences_read', '?')} sentences a seed question "
         "on average); when the best "
         "confidence clears the threshold the answer is read from the sentence ranked first by "

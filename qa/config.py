@@ -105,6 +105,9 @@ class Settings:
     # When the reader stops reading candidate sentences (``qa.reader.answerer.STOP_MARGIN``, when
     # unset): 1.0 reads on until no unread sentence could outrank the best, lower stops sooner.
     reader_stop_margin: float | None = None
+    # ... and when a confident reading's prior lead over every unread sentence ends it
+    # (``qa.reader.answerer.PRIOR_LEAD``, when unset; 1.0: the margin alone decides).
+    reader_prior_lead: float | None = None
     # Base URL of citation permalinks behind a proxy (else the request's own), and how signed links
     # (issued when API keys are set) are made: their secret (derived from the keys when empty)
     # and how many days they open the article page.
@@ -161,6 +164,7 @@ class Settings:
             reader=_env("READER", d.reader),
             reader_threshold=_float_or_none("READER_THRESHOLD"),
             reader_stop_margin=_float_or_none("READER_STOP_MARGIN"),
+            reader_prior_lead=_float_or_none("READER_PRIOR_LEAD"),
             store=_choice("STORE", d.store, ("files", "milvus")),
             milvus_uri=_env("MILVUS_URI", d.milvus_uri),
             milvus_token=_env("MILVUS_TOKEN", ""),

@@ -164,6 +164,7 @@ def configure(userdict: Path | None = None) -> None:
         _tokenizer = None
         _posseg = None
     _cut.cache_clear()
+    _tags.cache_clear()
 
 
 # Bump when tokenize() changes what it returns (2: full-width digits and letters read as ASCII).
@@ -248,6 +249,13 @@ def simplified_aligned(text: str) -> str:
 
 def tagged(text: str) -> list[tuple[str, str]]:
     """jieba words with their part-of-speech flags (``nr`` person, ``ns`` place, ``m`` number...)."""
+    return list(_tags(text))
+
+
+# A question is tagged once per answer, not once per sentence read and rule that asks (a
+# tagging costs about a millisecond, for two to eight of them per answer)
+@lru_cache(maxsize=4096)
+def _tags(text: str) -> tuple[tuple[str, str], ...]:
     global _posseg
     from jieba import posseg
 
@@ -256,7 +264,7 @@ def tagged(text: str) -> list[tuple[str, str]]:
         if _posseg is None:
             _posseg = posseg.POSTokenizer(tk)
         tagger = _posseg
-    return [(p.word, p.flag) for p in tagger.cut(text)]
+    return tuple((p.word, p.flag) for p in tagger.cut(text))
 
 
 def dictionary_frequency(word: str) -> int:

@@ -572,12 +572,15 @@ class TestLoading:
     def test_stop_margin_comes_from_the_settings(
         self, searcher, monkeypatch: pytest.MonkeyPatch
     ) -> None:
-        from qa.reader.answerer import STOP_MARGIN
+        from qa.reader.answerer import PRIOR_LEAD, STOP_MARGIN
 
         a = load_answerer(Settings(), searcher)
         assert isinstance(a, ReaderAnswerer) and a.stop_margin == STOP_MARGIN
-        a = load_answerer(Settings(reader_stop_margin=1.0), searcher)
-        assert isinstance(a, ReaderAnswerer) and a.stop_margin == 1.0
+        assert a.prior_lead == PRIOR_LEAD
+        a = load_answerer(Settings(reader_stop_margin=1.0, reader_prior_lead=1.0), searcher)
+        assert isinstance(a, ReaderAnswerer) and a.stop_margin == 1.0 and a.prior_lead == 1.0
+        monkeypatch.setenv("QA_READER_PRIOR_LEAD", "0.2")
+        assert Settings.from_env().reader_prior_lead == 0.2
         monkeypatch.setenv("QA_READER_STOP_MARGIN", "1.5")
         with pytest.raises(ValueError, match="QA_READER_STOP_MARGIN must be between 0 and 1"):
             Settings.from_env()
@@ -848,7 +851,8 @@ class TestAnswerer:
         ranked = ReaderAnswerer(sure, threshold=0.1).read(question, hits)  # type: ignore[arg-type]
         assert sure.runs == [1] and len(ranked) == 1
         unsure = Counting(0.3)
-        ranked = ReaderAnswerer(unsure, threshold=0.1).read(question, hits)  # type: ignore[arg-type]
+        answerer = ReaderAnswerer(unsure, threshold=0.1, prior_lead=1.0)  # type: ignore[arg-type]
+        ranked = answerer.read(question, hits)
         assert unsure.runs == [1] * READ_CANDIDATES and len(ranked) == READ_CANDIDATES
         # a well-known place no article mentions: nothing is read, and it is a near miss
         sure = Counting(0.99)
@@ -861,10 +865,35 @@ class TestAnswerer:
         wrong = Counting(0.99, wordy=True)
         ReaderAnswerer(wrong, threshold=0.1).read("骑手公寓一共有多少套房源？", hits)  # type: ignore[arg-type]
         assert wrong.runs == [1] * READ_CANDIDATES
-        # a margin of 2 is never met: every candidate is read
+        # a margin of 2 and a lead of 1 are never met: every candidate is read
         patient = Counting(0.99)
-        ReaderAnswerer(patient, threshold=0.1, stop_margin=2.0).read(question, hits)  # type: ignore[arg-type]
+        ReaderAnswerer(patient, threshold=0.1, stop_margin=2.0, prior_lead=1.0).read(question, hits)  # type: ignore[arg-type]
         assert len(patient.runs) == READ_CANDIDATES
+
+    def test_reading_stops_on_a_sentence_whose_prior_leads(self) -> None:
+        """An unsure but confident reading (0.3, of the asked kind) ends the reading when its
+        sentence's prior leads every unread one's by ``PRIOR_LEAD``; not when a rival is close."""
+        from qa.reader.answerer import PRIOR_LEAD
+
+        class Unsure(FakeReader):
+            runs = 0
+
+            def read(self, question, sentences, contexts=None):  # type: ignore[no-untyped-def]
+                self.runs += len(sentences)
+                return [Reading(0.3, r.start, r.end) for r in super().read(question, sentences)]
+
+        hits = [_hit(i) for i in range(3)]
+        question = "骑手公寓一共有多少套房源？"
+        priors = [c.prior for c in candidates(question, hits)]
+        assert priors[0] >= priors[1] + PRIOR_LEAD and PRIOR_LEAD < 0.5
+        reader = Unsure()
+        ranked = ReaderAnswerer(reader, threshold=0.1).read(question, hits)  # type: ignore[arg-type]
+        assert reader.runs == 1 and ranked[0].prior == priors[0]
+        # the same reading, led by less than the lead: the next sentence is read too
+        reader = Unsure()
+        close = priors[0] - priors[1] + 0.01
+        ReaderAnswerer(reader, threshold=0.1, prior_lead=close).read(question, hits)  # type: ignore[arg-type]
+        assert reader.runs > 1
 
 
 def test_a_span_short_of_the_asked_kinds_mark_takes_it() -> None:
@@ -1144,3 +1173,20 @@ def test_a_tiny_training_run_exports_a_shallower_reader(tmp_path: Path) -> None:
     graph = onnx.load(str(reader.graph))
     ops = [n.op_type for n in graph.graph.node]
     assert ops.count("Softmax") == 2  # one attention softmax per layer kept
+
+
+def test_tagging_is_cached_until_the_user_dictionary_changes(tmp_path: Path) -> None:
+    from qa import tokens
+
+    text = "她在共享厨房做饭"
+    first = tokens.tagged(text)
+    first.append(("改", "x"))  # a caller's list is its own
+    assert tokens.tagged(text) == first[:-1] and ("共享厨房", "n") not in first
+    userdict = tmp_path / "dict.txt"
+    userdict.write_text("共享厨房 10 n\n", encoding="utf-8")
+    tokens.configure(userdict)
+    try:
+        assert ("共享厨房", "n") in tokens.tagged(text)
+    finally:
+        tokens.configure(None)
+    assert ("共享厨房", "n") not in tokens.tagged(text)
