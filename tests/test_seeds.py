@@ -301,7 +301,13 @@ def test_ids_stable_and_unique(seeds: list[Article]) -> None:
 
 
 @pytest.mark.parametrize(
-    "name", ["seed_questions.jsonl", "seed_questions_2.jsonl", "fresh_questions.jsonl"]
+    "name",
+    [
+        "seed_questions.jsonl",
+        "seed_questions_2.jsonl",
+        "fresh_questions.jsonl",
+        "fresh_questions_2.jsonl",
+    ],
 )
 def test_question_sets_answers_are_in_their_articles(seeds: list[Article], name: str) -> None:
     """Every gold answer of the answerable question sets is in the article it names (its text
