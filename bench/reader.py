@@ -598,30 +598,25 @@ def model_card(meta: dict[str, Any], results: dict[str, Any]) -> str:
             f"short-answer EM {e2e['em']} / F1 {e2e['f1']}.",
             "",
         ]
-    b = results.get("blind", {})
-    if b:
-        lines += [
-            f"Blind sets ({b['questions']} answerable questions, {b['near_miss']} near misses, "
-            "`tests/data/fresh_questions.jsonl` and `fresh_near_miss.jsonl`, written by someone "
-            "who had not seen the answer rules, after they were written; they choose no "
-            "threshold, and two colloquial fixes came from reading their misses, "
-            "`bench/RESULTS.md`): found "
-            f"{b['found']:.1%}, the short answer holds the gold for "
-            f"{b['short_answer_holds_gold']:.1%}, the answer text for "
-            f"{b['answer_text_holds_gold']:.1%}; near misses refused {b['near_miss_refused']:.1%}.",
-            "",
-        ]
-    b = results.get("blind_2", {})
-    if b:
-        lines += [
-            f"Second blind sets ({b['questions']} answerable, {b['near_miss']} near misses, "
-            "`tests/data/fresh_questions_2.jsonl` and `fresh_near_miss_2.jsonl`, written on "
-            "2026-12-07 from the articles' text alone and not read to change anything): found "
-            f"{b['found']:.1%}, the short answer holds the gold for "
-            f"{b['short_answer_holds_gold']:.1%}, the answer text for "
-            f"{b['answer_text_holds_gold']:.1%}; near misses refused {b['near_miss_refused']:.1%}.",
-            "",
-        ]
+    blind_sets = {
+        "blind": "Blind sets ({q} answerable questions, {n} near misses, "
+        "`tests/data/fresh_questions.jsonl` and `fresh_near_miss.jsonl`, written by someone who "
+        "had not seen the answer rules, after they were written; they choose no threshold, and "
+        "two colloquial fixes came from reading their misses, `bench/RESULTS.md`)",
+        "blind_2": "Second blind sets ({q} answerable, {n} near misses, "
+        "`tests/data/fresh_questions_2.jsonl` and `fresh_near_miss_2.jsonl`, written on "
+        "2026-12-07 from the articles' text alone and not read to change anything)",
+    }
+    for key, what in blind_sets.items():
+        b = results.get(key, {})
+        if b:
+            lines += [
+                f"{what.format(q=b['questions'], n=b['near_miss'])}: found {b['found']:.1%}, "
+                f"the short answer holds the gold for {b['short_answer_holds_gold']:.1%}, the "
+                f"answer text for {b['answer_text_holds_gold']:.1%}; near misses refused "
+                f"{b['near_miss_refused']:.1%}.",
+                "",
+            ]
     lines += [
         "Reproduce: `python -m bench.reader_confidence --write` (the span weight), then "
         "`python -m bench.reader --write-threshold --http 10 --rounds 3 --card` "
