@@ -212,9 +212,8 @@ class ReaderAnswerer:
         """No unread sentence need be read past ``best`` (confident, of the asked kind): it ranks
         ``stop_margin`` above what the best unread one (``unread``, first by the prior) would rank
         with that probability, or its prior leads by ``prior_lead``."""
-        return (
-            self._rank(best) >= self.stop_margin + PRIOR_WEIGHT * unread.prior
-            or (self.prior_lead < 1.0 and best.prior >= unread.prior + self.prior_lead)
+        return self._rank(best) >= self.stop_margin + PRIOR_WEIGHT * unread.prior or (
+            self.prior_lead < 1.0 and best.prior >= unread.prior + self.prior_lead
         )
 
     def confidence(self, c: Candidate) -> float:
