@@ -157,20 +157,18 @@ def sweep(
     questions: list[Question],
     near: list[str] | None = None,
 ) -> None:
-    """Margins without the prior lead, caps and leads at the default margin, for one set."""
-    results[name] = [measure(reader, searcher, questions, m, near) for m in [ALL, *MARGINS]]
-    results[f"{name}, capped"] = [
-        measure(reader, searcher, questions, STOP_MARGIN, near, n) for n in LIMITS
-    ]
-    results[f"{name}, lead"] = [
-        measure(reader, searcher, questions, STOP_MARGIN, near, lead=d) for d in LEADS
-    ]
-    results[f"{name}, lead at 0.7"] = [
-        measure(reader, searcher, questions, 0.7, near, lead=d) for d in LEADS
-    ]
-    for part in ("", ", capped", ", lead", ", lead at 0.7"):
-        for row in results[name + part]:
-            print(name + part, json.dumps(row), flush=True)
+    """Margins without the prior lead, caps and leads at the default margin and at 0.7, for one
+    set (the suffixes of its names in ``results`` are ``plot``'s)."""
+    parts = {
+        "": [measure(reader, searcher, questions, m, near) for m in [ALL, *MARGINS]],
+        ", capped": [measure(reader, searcher, questions, STOP_MARGIN, near, n) for n in LIMITS],
+        ", lead": [measure(reader, searcher, questions, STOP_MARGIN, near, lead=d) for d in LEADS],
+        ", lead at 0.7": [measure(reader, searcher, questions, 0.7, near, lead=d) for d in LEADS],
+    }
+    for suffix, rows_ in parts.items():
+        results[name + suffix] = rows_
+        for row in rows_:
+            print(name + suffix, json.dumps(row), flush=True)
 
 
 def main() -> None:
