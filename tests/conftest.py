@@ -61,7 +61,8 @@ class FakeEmbedder:
 
 class FakeReader:
     """Stands in for the trained reader: a sentence answers when it holds most of the question's
-    characters; the span is its first number (or its first four characters)."""
+    characters; the span is its first number, with 元 or % after it (or its first four
+    characters)."""
 
     threshold = 0.4
     span_weight = 0.0  # "found" on the probability alone (``qa.reader.model.answer_confidence``)
@@ -74,7 +75,7 @@ class FakeReader:
         chars = {c for c in question if c.isalnum() and c not in "多少几什么哪谁是的"}
         for s in sentences:
             p = len(chars & set(s)) / max(1, len(chars))
-            m = re.search(r"\d+(?:\.\d+)?%?", s)
+            m = re.search(r"\d+(?:\.\d+)?[%元]?", s)
             start, end = (m.start(), m.end()) if m else (0, min(4, len(s)))
             out.append(Reading(p, start, end))
         return out

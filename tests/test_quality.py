@@ -67,6 +67,18 @@ def test_follow_up(seed_searcher: Searcher, seed_answerer) -> None:
     assert "2150户" in ans.text
 
 
+def test_elliptical_follow_up(seed_searcher: Searcher, seed_answerer) -> None:
+    """那租金呢？ has no question word: it is read as 租金是多少？, not as the sentence's other
+    clause (面向刚入行的骑手提供4人间价廉质优房型, which it was before)."""
+    msgs = [
+        Message("user", "上海普陀区骑手新家有多少套房源？"),
+        Message("assistant", "98套房源[1]"),
+        Message("user", "那租金呢？"),
+    ]
+    ans = answer_messages(seed_searcher, msgs, 3, seed_answerer)
+    assert ans.found and ans.short_answer is not None and "550元" in ans.short_answer
+
+
 @pytest.mark.parametrize(
     "question", ["今天北京天气怎么样？", "怎么用Python写快速排序？", "推荐一部好看的科幻电影"]
 )

@@ -604,6 +604,8 @@ class TestAnswerer:
         ans = byline_answer("这篇报道的作者是谁？", [hit])
         assert ans is not None and ans.short_answer == "本报记者 张三"
         assert byline_answer("社会化工会工作者培训了几天？", [hit]) is None
+        ans = byline_answer("那照片是哪位记者拍的？", [hit])
+        assert ans is not None and ans.short_answer == "本报记者 张三"
 
     def test_short_answer_first_then_evidence(self) -> None:
         hits = [_hit(2), _hit(0)]

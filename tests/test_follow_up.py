@@ -1,0 +1,60 @@
+"""Follow-up questions: what the conversation retrieves with, and the question an elliptical
+follow-up (那租金呢？) stands for when it is read."""
+
+from __future__ import annotations
+
+import pytest
+
+from qa.answer import Message, retrieval_query, standalone
+
+
+@pytest.mark.parametrize(
+    ("previous", "follow_up", "reads"),
+    [
+        # the word it replaces: one ending in the same character, or another relative year
+        ("云南省总工会主席是谁？", "副主席呢？", "云南省总工会副主席是谁？"),
+        ("今年恩平篮球赛筹了多少善款？", "去年呢？", "去年恩平篮球赛筹了多少善款？"),
+        ("嘉禾县的群众满意率是多少？", "那武乡县呢？", "武乡县的群众满意率是多少？"),
+        ("冠军是哪支队伍？", "亚军呢", "亚军是哪支队伍？"),
+        ("第一场比赛是哪天办的？", "那第二场呢？", "第二场比赛是哪天办的？"),
+        # with its modifier, which the follow-up replaces too (not 男女职工)
+        ("男职工有多少人？", "那女职工呢？", "女职工有多少人？"),
+        ("大型企业有几家？", "小型企业呢？", "小型企业有几家？"),
+        # nothing to replace: what it asks about, in the previous question's frame
+        ("上海普陀区骑手新家有多少套房源？", "那租金呢？", "租金是多少？"),
+        ("武乡县的大会是什么时候开的？", "那么闭幕式呢？", "闭幕式是什么时候？"),
+        ("比赛的裁判是谁？", "还有评委呢？", "评委是谁？"),
+    ],
+)
+def test_an_elliptical_follow_up_reads_as_the_question_it_stands_for(
+    previous: str, follow_up: str, reads: str
+) -> None:
+    assert standalone(follow_up, previous) == reads
+
+
+@pytest.mark.parametrize(
+    ("previous", "follow_up"),
+    [
+        ("武乡县解决了多少件信访问题？", "那走访了多少户？"),  # asks on its own
+        ("比赛是哪天？", "那在哪办的呢？"),
+        ("你好", "好的呢"),  # no question to take a frame from
+        ("骑手新家在哪？", "那它离地铁站远吗？"),
+    ],
+)
+def test_other_follow_ups_are_read_as_asked(previous: str, follow_up: str) -> None:
+    assert standalone(follow_up, previous) == follow_up
+
+
+def test_retrieval_keeps_the_conversation_and_reading_gets_the_standalone_question() -> None:
+    msgs = [
+        Message("user", "上海普陀区骑手新家有多少套房源？"),
+        Message("assistant", "有98套房源。"),
+        Message("user", "那租金呢？"),
+    ]
+    assert retrieval_query(msgs) == ("租金是多少？", "上海普陀区骑手新家有多少套房源？ 那租金呢？")
+    # a follow-up of a follow-up takes its frame from the question the first one stood for
+    msgs += [Message("assistant", "550元～950元不等"), Message("user", "押金呢？")]
+    assert retrieval_query(msgs)[0] == "押金是多少？"
+    # a question that stands on its own is asked as it is
+    alone = [Message("user", "骑手新家有多少张床位？")]
+    assert retrieval_query(alone) == ("骑手新家有多少张床位？", "骑手新家有多少张床位？")
