@@ -33,8 +33,9 @@ from typing import Any
 
 import numpy as np
 
-from qa.answer import Message, answer_messages, byline_answer, retrieval_query
+from qa.answer import Message, answer_messages, byline_answer
 from qa.config import ROOT, Settings
+from qa.conversation import retrieval_query
 from qa.embed import SentenceTransformerEmbedder
 from qa.evaluate import evaluate_answers, load_questions
 from qa.reader.answerer import Candidate, ReaderAnswerer
@@ -66,7 +67,7 @@ BLIND_SETS = {
 }
 
 # Two-turn conversations, by their key in the results. The first set was read while the rules
-# for elliptical follow-ups were written (``qa.answer.standalone``); the second was not read.
+# for elliptical follow-ups were written (``qa.conversation.standalone``); the second was not read.
 FOLLOW_UP_SETS = {"follow_ups": "follow_ups.jsonl", "follow_ups_2": "follow_ups_2.jsonl"}
 
 

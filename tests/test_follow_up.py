@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from qa.answer import Message, retrieval_query, standalone
+from qa.conversation import Message, retrieval_query, standalone
 
 
 @pytest.mark.parametrize(

@@ -176,7 +176,7 @@ class TestRest:
         assert r.status_code == 200
         body = r.json()
         assert body["found"] and body["citations"][0]["title"] == "上海外卖小哥入住星级公寓"
-        assert body["short_answer"] == "550元"  # read as 租金是多少？ (qa.answer.standalone)
+        assert body["short_answer"] == "550元"  # read as 租金是多少？ (qa.conversation.standalone)
 
     def test_chat_stream(self, client: TestClient) -> None:
         r = chat(client, "恩平篮球赛有多少家企业捐资？", stream=True)

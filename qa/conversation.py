@@ -1,0 +1,132 @@
+"""A conversation -> the question to answer and the query to retrieve with.
+
+A follow-up that leaves out its subject (``那租金呢？``) is retrieved together with the question
+before it, and answered as the question it stands for (``standalone``: ``租金是多少？``).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+from qa.tokens import tagged
+
+# How many messages of a conversation are considered (the bound on history).
+HISTORY_MESSAGES = 6
+
+Role = Literal["user", "assistant", "system"]
+
+
+@dataclass(frozen=True)
+class Message:
+    role: str
+    content: str
+
+
+_FOLLOW_UP = re.compile(
+    r"^(那|那么|还有|另外|此外|它|它们|他|她|他们|她们|其|该|这个|这些|那个|那些|这|此外|再|又|呢)"
+)
+
+
+def retrieval_query(messages: Sequence[Message]) -> tuple[str, str]:
+    """(question to answer, query to retrieve with). A follow-up that leaves out its subject
+    (``那租金呢？``) is retrieved together with the previous user question, and answered as the
+    question it stands for (``standalone``)."""
+    recent = list(messages)[-HISTORY_MESSAGES:]
+    users = [m.content.strip() for m in recent if m.role == "user" and m.content.strip()]
+    if not users:
+        return "", ""
+    question = users[-1]
+    if len(users) >= 2 and is_follow_up(question):
+        previous = users[-2]
+        if len(users) >= 3 and is_follow_up(previous):  # 那租金呢？ then 押金呢？
+            previous = standalone(previous, users[-3])
+        return standalone(question, previous), f"{users[-2]} {question}"
+    return question, question
+
+
+# A follow-up that is only what it asks about (那租金呢？, 副主席呢？, 去年呢？): no question word
+# of its own, so the reader, which reads one question against one sentence, cannot tell what is
+# asked (it read `面向刚入行的骑手提供4人间价廉质优房型` for 那租金呢？, not the rent).
+_ELLIPTICAL = re.compile(r"(?:那么|那|还有|另外)?(?P<what>[^，,。；;！!？?]{1,16}?)呢")
+_ASKS = re.compile(r"多少|几|谁|什么|哪|怎|如何|吗|何|是否|有没有|多大|多长|多久|多高|多远")
+_SIDE = re.compile(r"(?:那边|这边|方面)$")  # 澳门那边: 澳门
+# Only a word this short stands in for a word of the previous question (两年加起来的善款 does not)
+MAX_SWAP_CHARS = 4
+_RELATIVE_YEAR = re.compile(r"^(?:今年|去年|明年|前年)$")
+_PLACE_OR_TIME = ("ns", "t")  # jieba's flags: a place stands in for a place, a time for a time
+# What the follow-up asks about may say what is asked by itself: an amount, or a name
+_AMOUNT = re.compile(
+    r"人数|数量|金额|总数|费用|善款|租金|房租|钱|价格|价钱|比例|面积|规模|人次|工资|收入"
+)
+_NAMED = re.compile(r"品牌|牌子|名字|名称|单位|公司|企业|机构|组织|部门")
+# The previous question's question word -> the frame a bare "what" is asked in, first match wins
+# (a time before 几, which 几号 / 几月 also hold).
+_FRAMES = (
+    (re.compile(r"什么时候|何时|哪天|哪一天|几号|哪年|哪一年|几月|什么时间"), "{}是什么时候？"),
+    (re.compile(r"多少|几"), "{}是多少？"),
+    (re.compile(r"谁"), "{}是谁？"),
+    (re.compile(r"哪里|哪儿|在哪|什么地方"), "{}在哪里？"),
+    (re.compile(r"怎么|怎样|如何"), "{}是怎样的？"),
+    (re.compile(r"哪|什么"), "{}是什么？"),
+)
+
+
+def standalone(question: str, previous: str) -> str:
+    """The question an elliptical follow-up stands for, read without the conversation: the
+    previous question with the word it replaces swapped out (云南省总工会主席是谁？ + 副主席呢？
+    -> 云南省总工会副主席是谁？; 今年…筹了多少善款？ + 去年呢？ -> 去年…: a word ending in the same
+    character, another relative year, another place), else what it asks about, asked as an
+    amount or a name when it says so (人数, 品牌), or in the previous question's frame
+    (…有多少套房源？ + 那租金呢？ -> 租金是多少？). Any other question comes back as it is."""
+    core = re.sub(r"[\s？?！!。.]+$", "", question.strip())
+    m = _ELLIPTICAL.fullmatch(core)
+    if m is None or _ASKS.search(m.group("what")):
+        return question
+    what = m.group("what").strip()
+    swapped = _swap(_SIDE.sub("", what) or what, previous)
+    if swapped is not None:
+        return swapped
+    if _AMOUNT.search(what):
+        return f"{what}是多少？"
+    if _NAMED.search(what):
+        return f"{what}是什么？"
+    for asks, frame in _FRAMES:
+        if asks.search(previous):
+            return frame.format(what)
+    return question
+
+
+def _swap(what: str, previous: str) -> str | None:
+    """The previous question with ``what`` in place of the word it stands for, if one does."""
+    if len(what) > MAX_SWAP_CHARS:
+        return None
+    body = re.sub(r"[\s？?！!。.]+$", "", previous.strip())
+    tags = tagged(body)
+    words = [w for w, _ in tags]
+    starts = [sum(map(len, words[:i])) for i in range(len(words))]
+    what_tags = tagged(what)
+    kind = what_tags[0][1] if len(what_tags) == 1 and what_tags[0][1] in _PLACE_OR_TIME else None
+    for i, (word, flag) in enumerate(tags):
+        if word == what or len(word) < 2 or _ASKS.search(word):
+            continue
+        if (
+            word[-1] == what[-1]
+            or (_RELATIVE_YEAR.match(word) and _RELATIVE_YEAR.match(what))
+            or (kind is not None and flag == kind)
+        ):
+            start, end = starts[i], starts[i] + len(word)
+            # 男职工 -> 女职工: the word before, as long as what the follow-up puts before the
+            # same word, is its modifier and goes too (云南省总工会主席 + 副主席 keeps 总工会)
+            modifier = len(what) - len(word)
+            if what.endswith(word) and i > 0 and len(words[i - 1]) == modifier > 0:
+                start = starts[i - 1]
+            return body[:start] + what + body[end:] + "？"
+    return None
+
+
+def is_follow_up(question: str) -> bool:
+    core = re.sub(r"[\s，。？！?!、：:]", "", question)
+    return bool(_FOLLOW_UP.match(core)) or len(core) <= 6 or core.endswith("呢")
