@@ -51,7 +51,7 @@ def retrieval_query(messages: Sequence[Message]) -> tuple[str, str]:
 # of its own, so the reader, which reads one question against one sentence, cannot tell what is
 # asked (it read `面向刚入行的骑手提供4人间价廉质优房型` for 那租金呢？, not the rent).
 _ELLIPTICAL = re.compile(r"(?:那么|那|还有|另外)?(?P<what>[^，,。；;！!？?]{1,16}?)呢")
-_ASKS = re.compile(r"多少|几|谁|什么|哪|怎|如何|吗|何|是否|有没有|多大|多长|多久|多高|多远")
+_ASKS = re.compile(r"多少|几|谁|什么|啥|哪|怎|咋|如何|吗|何|是否|有没有|多大|多长|多久|多高|多远")
 _SIDE = re.compile(r"(?:那边|这边|方面)$")  # 澳门那边: 澳门
 # Only a word this short stands in for a word of the previous question (两年加起来的善款 does not)
 MAX_SWAP_CHARS = 4
@@ -68,9 +68,9 @@ _FRAMES = (
     (re.compile(r"什么时候|何时|哪天|哪一天|几号|哪年|哪一年|几月|什么时间"), "{}是什么时候？"),
     (re.compile(r"多少|几"), "{}是多少？"),
     (re.compile(r"谁"), "{}是谁？"),
-    (re.compile(r"哪里|哪儿|在哪|什么地方"), "{}在哪里？"),
-    (re.compile(r"怎么|怎样|如何"), "{}是怎样的？"),
-    (re.compile(r"哪|什么"), "{}是什么？"),
+    (re.compile(r"哪里|哪儿|在哪|什么地方|啥地方"), "{}在哪里？"),
+    (re.compile(r"怎么|怎样|如何|咋"), "{}是怎样的？"),
+    (re.compile(r"哪|什么|啥"), "{}是什么？"),
 )
 
 

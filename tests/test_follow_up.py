@@ -24,6 +24,7 @@ from qa.conversation import Message, retrieval_query, standalone
         ("上海普陀区骑手新家有多少套房源？", "那租金呢？", "租金是多少？"),
         ("武乡县的大会是什么时候开的？", "那么闭幕式呢？", "闭幕式是什么时候？"),
         ("比赛的裁判是谁？", "还有评委呢？", "评委是谁？"),
+        ("现场发言的那个快递小哥叫啥？", "那他所在的营业部呢？", "他所在的营业部是什么？"),
     ],
 )
 def test_an_elliptical_follow_up_reads_as_the_question_it_stands_for(
@@ -38,6 +39,7 @@ def test_an_elliptical_follow_up_reads_as_the_question_it_stands_for(
         ("武乡县解决了多少件信访问题？", "那走访了多少户？"),  # asks on its own
         ("比赛是哪天？", "那在哪办的呢？"),
         ("你好", "好的呢"),  # no question to take a frame from
+        ("那个活动叫啥？", "那啥时候办的呢？"),  # 啥 asks
         ("骑手新家在哪？", "那它离地铁站远吗？"),
     ],
 )
