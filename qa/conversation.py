@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from qa.tokens import tagged
+from qa.tokens import simplified_aligned, tagged
 
 # How many messages of a conversation are considered (the bound on history).
 HISTORY_MESSAGES = 6
@@ -57,10 +57,11 @@ _SIDE = re.compile(r"(?:那边|这边|方面)$")  # 澳门那边: 澳门
 MAX_SWAP_CHARS = 4
 _RELATIVE_YEAR = re.compile(r"^(?:今年|去年|明年|前年)$")
 _PLACE_OR_TIME = ("ns", "t")  # jieba's flags: a place stands in for a place, a time for a time
-# What the follow-up asks about may say what is asked by itself: an amount, or a name
+# What the follow-up asks about may say what is asked by itself: a time, an amount, or a name
 _AMOUNT = re.compile(
     r"人数|数量|金额|总数|费用|善款|租金|房租|钱|价格|价钱|比例|面积|规模|人次|工资|收入"
 )
+_WHEN = re.compile(r"日期|时间|时候|期限|开始|结束")
 _NAMED = re.compile(r"品牌|牌子|名字|名称|单位|公司|企业|机构|组织|部门")
 # The previous question's question word -> the frame a bare "what" is asked in, first match wins
 # (a time before 几, which 几号 / 几月 also hold).
@@ -79,9 +80,11 @@ def standalone(question: str, previous: str) -> str:
     previous question with the word it replaces swapped out (云南省总工会主席是谁？ + 副主席呢？
     -> 云南省总工会副主席是谁？; 今年…筹了多少善款？ + 去年呢？ -> 去年…: a word ending in the same
     character, another relative year, another place), else what it asks about, asked as an
-    amount or a name when it says so (人数, 品牌), or in the previous question's frame
+    time, an amount or a name when it says so (日期, 人数, 品牌), or in the previous question's frame
     (…有多少套房源？ + 那租金呢？ -> 租金是多少？). Any other question comes back as it is."""
-    core = re.sub(r"[\s？?！!。.]+$", "", question.strip())
+    # matched in simplified characters (雲南省總工會主席是誰？); the reader folds what it reads anyway
+    core = re.sub(r"[\s？?！!。.]+$", "", simplified_aligned(question.strip()))
+    previous = simplified_aligned(previous)
     m = _ELLIPTICAL.fullmatch(core)
     if m is None or _ASKS.search(m.group("what")):
         return question
@@ -89,6 +92,8 @@ def standalone(question: str, previous: str) -> str:
     swapped = _swap(_SIDE.sub("", what) or what, previous)
     if swapped is not None:
         return swapped
+    if _WHEN.search(what):
+        return f"{what}是什么时候？"
     if _AMOUNT.search(what):
         return f"{what}是多少？"
     if _NAMED.search(what):
