@@ -644,30 +644,27 @@ def model_card(meta: dict[str, Any], results: dict[str, Any]) -> str:
         "`tests/data/fresh_questions_2.jsonl` and `fresh_near_miss_2.jsonl`, written on "
         "2026-12-07 from the articles' text alone and not read to change anything)",
     }
-    for key, what in blind_sets.items():
-        b = results.get(key, {})
-        if b:
-            lines += [
-                f"{what.format(q=b['questions'], n=b['near_miss'])}: found {b['found']:.1%}, "
-                f"the short answer holds the gold for {b['short_answer_holds_gold']:.1%}, the "
-                f"answer text for {b['answer_text_holds_gold']:.1%}; near misses refused "
-                f"{b['near_miss_refused']:.1%}.",
-                "",
-            ]
     follow_ups = {
         "follow_ups": "Follow-ups ({n} two-turn conversations whose second question leaves out "
         "its subject, `tests/data/follow_ups.jsonl`; read while their rules were written)",
         "follow_ups_2": "Second follow-ups ({n}, `tests/data/follow_ups_2.jsonl`, not read)",
     }
-    for key, what in follow_ups.items():
-        f = results.get(key, {})
-        if f:
-            lines += [
-                f"{what.format(n=f['conversations'])}: found {f['found']:.1%}, the short answer "
-                f"holds the gold for {f['short_answer_holds_gold']:.1%}, the answer text for "
-                f"{f['answer_text_holds_gold']:.1%}.",
-                "",
-            ]
+    for key, what in {**blind_sets, **follow_ups}.items():
+        r = results.get(key, {})
+        if not r:
+            continue
+        refused = (
+            f"; near misses refused {r['near_miss_refused']:.1%}"
+            if "near_miss_refused" in r
+            else ""
+        )
+        count = {"q": r.get("questions"), "n": r.get("near_miss", r.get("conversations"))}
+        lines += [
+            f"{what.format(**count)}: found {r['found']:.1%}, the short answer holds the gold for "
+            f"{r['short_answer_holds_gold']:.1%}, the answer text for "
+            f"{r['answer_text_holds_gold']:.1%}{refused}.",
+            "",
+        ]
     lines += [
         "Reproduce: `python -m bench.reader_confidence --write` (the span weight), then "
         "`python -m bench.reader --write-threshold --http 10 --rounds 3 --card` "
