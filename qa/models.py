@@ -121,7 +121,9 @@ class Answer:
     text: str
     found: bool
     citations: list[Hit]
-    query: str = ""
+    # the question answered: a follow-up that leaves out its subject is answered as the question
+    # it stands for (``qa.conversation.standalone``: 那租金呢？ -> 租金是多少？)
+    question: str = ""
     short_answer: str | None = None
     confidence: float | None = None
     related: list[Hit] = field(default_factory=list)
@@ -137,6 +139,7 @@ class Answer:
             cites.append(d)
         return {
             "answer": self.text,
+            "question": self.question,
             "found": self.found,
             "short_answer": self.short_answer,
             "confidence": None if self.confidence is None else round(self.confidence, 4),

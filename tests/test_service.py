@@ -129,6 +129,7 @@ class TestRest:
         assert r.status_code == 200
         body = r.json()
         assert body["found"] is True and body["citations"]
+        assert body["question"] == "嘉禾县信访事项化解率和群众满意率分别是多少？"  # as asked
         assert "[1]" in body["answer"]
         for c in body["citations"]:
             assert c["n"] >= 1 and c["highlights"]
@@ -141,6 +142,7 @@ class TestRest:
         assert r.status_code == 200
         assert r.json() == {
             "answer": NOT_FOUND,
+            "question": "Python 的快速排序怎么写？",
             "found": False,
             "short_answer": None,
             "confidence": None,
@@ -176,7 +178,10 @@ class TestRest:
         assert r.status_code == 200
         body = r.json()
         assert body["found"] and body["citations"][0]["title"] == "上海外卖小哥入住星级公寓"
-        assert body["short_answer"] == "550元"  # read as 租金是多少？ (qa.conversation.standalone)
+        assert body["short_answer"] == "550元"
+        assert (
+            body["question"] == "租金是多少？"
+        )  # what it was read as (qa.conversation.standalone)
 
     def test_chat_stream(self, client: TestClient) -> None:
         r = chat(client, "恩平篮球赛有多少家企业捐资？", stream=True)

@@ -77,6 +77,23 @@ def test_ask_stream_cite_and_read(browser, base_url: str) -> None:
     page.close()
 
 
+def test_follow_up_says_how_it_was_read(browser, base_url: str) -> None:
+    """那租金呢？ is answered as 租金是多少？, and the page says so under the answer."""
+    page = browser.new_page(viewport={"width": 1280, "height": 800})
+    page.goto(base_url)
+    page.fill("#question", "上海普陀区骑手新家有多少套房源？")
+    page.click("#send")
+    page.wait_for_selector(".msg.assistant[data-state=done]", timeout=60_000)
+    assert page.locator(".msg.assistant .read-as").count() == 0  # read as asked
+    page.fill("#question", "那租金呢？")
+    page.click("#send")
+    page.wait_for_selector(".msg.assistant[data-state=done] >> nth=1", timeout=60_000)
+    second = page.locator(".msg.assistant").nth(1)
+    assert "租金是多少？" in second.locator(".read-as").inner_text()
+    assert "550元" in second.locator(".short-answer").inner_text()
+    page.close()
+
+
 def test_phone_width_and_example_chip(browser, base_url: str) -> None:
     page = browser.new_page(viewport={"width": 375, "height": 740})
     page.goto(base_url)

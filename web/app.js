@@ -282,7 +282,7 @@ function renderRelated(related, lang) {
         metaLine(c) ? el("span", { class: "source-meta" }, metaLine(c)) : null))))));
 }
 
-function finishAnswer(msg, done) {
+function finishAnswer(msg, done, asked) {
   const found = done.found !== false;
   const citations = found && Array.isArray(done.citations) ? done.citations : [];
   msg.dataset.state = found ? "done" : "not-found";
@@ -296,6 +296,10 @@ function finishAnswer(msg, done) {
   if (short) {
     box.prepend(el("p", { class: "short-answer", "aria-label": "答案" }, short),
       el("p", { class: "evidence-label" }, "依据"));
+  }
+  // a follow-up that leaves out its subject (那租金呢？) is answered as the question it stands for
+  if (typeof done.question === "string" && done.question && asked && done.question !== asked) {
+    box.prepend(el("p", { class: "read-as" }, `按“${done.question}”回答`));
   }
   if (citations.length) msg.querySelector(".bubble").append(renderSources(citations, done.language));
   const related = !found && Array.isArray(done.related) ? done.related : [];
@@ -342,7 +346,7 @@ async function ask(question, { isRetry = false } = {}) {
         scrollToBottom();
       } else if (ev.type === "done") {
         finished = true;
-        finishAnswer(msg, ev);
+        finishAnswer(msg, ev, question);
         state.history.push({ role: "user", content: question }, { role: "assistant", content: ev.answer || text });
       } else if (ev.type === "error") {
         finished = true;
