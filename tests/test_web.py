@@ -48,12 +48,17 @@ def browser() -> Iterator:
         b.close()
 
 
+def ask(page, question: str, nth: int = 0, timeout: int = 60_000) -> None:
+    """Type a question, send it, and wait until the ``nth`` answer of the page is done."""
+    page.fill("#question", question)
+    page.click("#send")
+    page.wait_for_selector(f".msg.assistant[data-state=done] >> nth={nth}", timeout=timeout)
+
+
 def test_ask_stream_cite_and_read(browser, base_url: str) -> None:
     page = browser.new_page(viewport={"width": 1280, "height": 800})
     page.goto(base_url)
-    page.fill("#question", "恩平篮球赛有多少家企业捐资？")
-    page.click("#send")
-    page.wait_for_selector(".msg.assistant[data-state=done]", timeout=60_000)
+    ask(page, "恩平篮球赛有多少家企业捐资？")
     answer = page.inner_text(".msg.assistant .answer")
     assert "102家企业" in answer
     short = page.inner_text(".msg.assistant .short-answer")
@@ -81,13 +86,9 @@ def test_follow_up_says_how_it_was_read(browser, base_url: str) -> None:
     """那租金呢？ is answered as 租金是多少？, and the page says so under the answer."""
     page = browser.new_page(viewport={"width": 1280, "height": 800})
     page.goto(base_url)
-    page.fill("#question", "上海普陀区骑手新家有多少套房源？")
-    page.click("#send")
-    page.wait_for_selector(".msg.assistant[data-state=done]", timeout=60_000)
+    ask(page, "上海普陀区骑手新家有多少套房源？")
     assert page.locator(".msg.assistant .read-as").count() == 0  # read as asked
-    page.fill("#question", "那租金呢？")
-    page.click("#send")
-    page.wait_for_selector(".msg.assistant[data-state=done] >> nth=1", timeout=60_000)
+    ask(page, "那租金呢？", nth=1)
     second = page.locator(".msg.assistant").nth(1)
     assert "租金是多少？" in second.locator(".read-as").inner_text()
     assert "550元" in second.locator(".short-answer").inner_text()
@@ -126,9 +127,7 @@ def test_script_in_an_article_stays_text(browser, tmp_path: Path) -> None:
     ) as url:
         page = browser.new_page()
         page.goto(url)
-        page.fill("#question", "工会驿站暖人心职工之家")
-        page.click("#send")
-        page.wait_for_selector(".msg.assistant[data-state=done]", timeout=30_000)
+        ask(page, "工会驿站暖人心职工之家", timeout=30_000)
         page.click("button.cite >> nth=0")
         page.click("#read-article")
         page.wait_for_selector("#source-panel .cited-span", timeout=10_000)
