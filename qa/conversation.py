@@ -50,9 +50,15 @@ def retrieval_query(messages: Sequence[Message]) -> tuple[str, str]:
 # A follow-up that is only what it asks about (那租金呢？, 副主席呢？, 去年呢？): no question word
 # of its own, so the reader, which reads one question against one sentence, cannot tell what is
 # asked (it read `面向刚入行的骑手提供4人间价廉质优房型` for 那租金呢？, not the rent).
-_ELLIPTICAL = re.compile(r"(?:那么|那|还有|另外)?(?P<what>[^，,。；;！!？?]{1,16}?)呢")
+_ELLIPTICAL = re.compile(
+    r"(?:那么|那(?![个些位边里儿])|还有|另外)?(?P<what>[^，,。；;！!？?]{1,16}?)呢"
+)
 _ASKS = re.compile(r"多少|几|谁|什么|啥|哪|怎|咋|如何|吗|何|是否|有没有|多大|多长|多久|多高|多远")
 _SIDE = re.compile(r"(?:那边|这边|方面)$")  # 澳门那边: 澳门
+# 还有呢？ / 然后呢？ / 你呢？ name nothing to ask about: read as typed, not as 还有是多少？
+_NOTHING_NAMED = re.compile(
+    r"(?:还有|然后|之后|后来|其他|其它|别的|另外|其余|剩下|你|我|他|她|它|这|那)(?:们|个|些|的)?"
+)
 # Only a word this short stands in for a word of the previous question (两年加起来的善款 does not)
 MAX_SWAP_CHARS = 4
 _RELATIVE_YEAR = re.compile(r"^(?:今年|去年|明年|前年)$")
@@ -86,7 +92,7 @@ def standalone(question: str, previous: str) -> str:
     core = re.sub(r"[\s？?！!。.]+$", "", simplified_aligned(question.strip()))
     previous = simplified_aligned(previous)
     m = _ELLIPTICAL.fullmatch(core)
-    if m is None or _ASKS.search(m.group("what")):
+    if m is None or _ASKS.search(m.group("what")) or _NOTHING_NAMED.fullmatch(m.group("what")):
         return question
     what = m.group("what").strip()
     swapped = _swap(_SIDE.sub("", what) or what, previous)

@@ -24,6 +24,7 @@ from qa.conversation import Message, retrieval_query, standalone
         ("上海普陀区骑手新家有多少套房源？", "那租金呢？", "租金是多少？"),
         ("武乡县的大会是什么时候开的？", "那么闭幕式呢？", "闭幕式是什么时候？"),
         ("比赛的裁判是谁？", "还有评委呢？", "评委是谁？"),
+        ("骑手新家在哪？", "那个公寓的租金呢？", "那个公寓的租金是多少？"),  # 那个 stays
         ("活动在哪里办的？", "那日期呢？", "日期是什么时候？"),  # what it names says what it asks
         ("雲南省總工會主席是誰？", "副主席呢？", "云南省总工会副主席是谁？"),  # traditional
         ("上海普陀區騎手新家有多少套房源？", "那租金呢？", "租金是多少？"),
@@ -42,6 +43,9 @@ def test_an_elliptical_follow_up_reads_as_the_question_it_stands_for(
         ("武乡县解决了多少件信访问题？", "那走访了多少户？"),  # asks on its own
         ("比赛是哪天？", "那在哪办的呢？"),
         ("你好", "好的呢"),  # no question to take a frame from
+        ("骑手新家的租金是多少？", "还有呢？"),  # names nothing to ask about
+        ("骑手新家的租金是多少？", "那其他的呢？"),
+        ("骑手新家的租金是多少？", "你呢？"),
         ("那个活动叫啥？", "那啥时候办的呢？"),  # 啥 asks
         ("骑手新家在哪？", "那它离地铁站远吗？"),
     ],
