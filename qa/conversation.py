@@ -43,8 +43,41 @@ def retrieval_query(messages: Sequence[Message]) -> tuple[str, str]:
         previous = users[-2]
         if len(users) >= 3 and is_follow_up(previous):  # 那租金呢？ then 押金呢？
             previous = standalone(previous, users[-3])
-        return standalone(question, previous), f"{users[-2]} {question}"
+        answered = standalone(question, previous)
+        if answered == question:
+            answered = named(question, previous, _last_reply(recent))
+        return answered, f"{users[-2]} {question}"
     return question, question
+
+
+def _last_reply(messages: Sequence[Message]) -> str:
+    """The last assistant message before the last user one ("" when there is none)."""
+    for m in reversed(messages[:-1]):
+        if m.role == "assistant":
+            return m.content
+    return ""
+
+
+_ASKS_NAME = re.compile(r"谁|叫什么|叫啥|什么名字|姓名|名字")
+_HE_OR_SHE = re.compile(r"^(?:那么?)?[他她](?!们)")
+_NAME = re.compile(r"[\u4e00-\u9fff·]{2,4}")
+
+
+def named(question: str, previous: str, reply: str) -> str:
+    """A follow-up about the person the last answer named, with the name for 他 / 她: asked
+    乌鲁木齐报道里那位环卫工人叫什么？ and answered 郭信娃, 他是在哪个社区歇脚的？ is read as
+    郭信娃是在哪个社区歇脚的？. The name is the reply's first line (the short answer, bold in the
+    chat front-ends' markdown) when the previous question asked for a name; else the question
+    comes back as it is."""
+    first = reply.strip().split("\n", 1)[0].strip().strip("*").strip()
+    m = _HE_OR_SHE.match(question.strip())
+    if (
+        m is None
+        or not _ASKS_NAME.search(simplified_aligned(previous))
+        or not _NAME.fullmatch(first)
+    ):
+        return question
+    return first + question.strip()[m.end() :]
 
 
 # A follow-up that is only what it asks about (那租金呢？, 副主席呢？, 去年呢？): no question word

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from qa.conversation import Message, retrieval_query, standalone
+from qa.conversation import Message, named, retrieval_query, standalone
 
 
 @pytest.mark.parametrize(
@@ -67,3 +67,24 @@ def test_retrieval_keeps_the_conversation_and_reading_gets_the_standalone_questi
     # a question that stands on its own is asked as it is
     alone = [Message("user", "骑手新家有多少张床位？")]
     assert retrieval_query(alone) == ("骑手新家有多少张床位？", "骑手新家有多少张床位？")
+
+
+def test_he_or_she_is_the_person_the_last_answer_named() -> None:
+    asked = "乌鲁木齐报道里那位环卫工人叫什么？"
+    reply = "郭信娃\n\n环卫工人郭信娃说……[1]"
+    assert named("他是在哪个社区的站点歇脚的？", asked, reply) == "郭信娃是在哪个社区的站点歇脚的？"
+    # the chat front-ends' markdown puts the short answer in bold
+    assert named("那她多大了？", "第一位选房的骑手叫啥？", "**纵波**\n\n……") == "纵波多大了？"
+    # not a name asked for, not a name answered, or 他们: as asked
+    assert (
+        named("他是哪年入职的？", "骑手公寓有多少张床位？", "300余张\n\n……") == "他是哪年入职的？"
+    )
+    long = "资料中没有找到这个问题的答案。"
+    assert named("他是哪年入职的？", "那位骑手叫什么？", long) == "他是哪年入职的？"
+    assert named("他们是哪年入职的？", "那位骑手叫什么？", "纵波") == "他们是哪年入职的？"
+    msgs = [
+        Message("user", asked),
+        Message("assistant", "**郭信娃**\n\n环卫工人郭信娃说……[1]"),
+        Message("user", "他是在哪个社区的站点歇脚的？"),
+    ]
+    assert retrieval_query(msgs)[0] == "郭信娃是在哪个社区的站点歇脚的？"
