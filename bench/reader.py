@@ -37,15 +37,13 @@ from qa.answer import Message, answer_messages, byline_answer
 from qa.config import ROOT, Settings
 from qa.conversation import retrieval_query
 from qa.embed import SentenceTransformerEmbedder
-from qa.evaluate import evaluate_answers, load_questions
+from qa.evaluate import evaluate_answers, holds_gold, load_questions
 from qa.reader.answerer import Candidate, ReaderAnswerer
 from qa.reader.data import build_examples, load_all, split_items
 from qa.reader.evaluate import separation, span_scores
 from qa.reader.model import DEFAULT_BUNDLE, Reader
 from qa.reader.threshold import MIN_FOUND, choose_threshold, spread
 from qa.search import Searcher
-from qa.text import compact
-from qa.tokens import fold
 
 DATA = ROOT / "tests" / "data"
 OUT = ROOT / "bench" / "results"
@@ -267,10 +265,10 @@ def conversations(
         before = answer_messages(searcher, [Message("user", first)], 3, answerer)
         msgs = [Message("user", first), Message("assistant", before.text), Message("user", second)]
         ans = answer_messages(searcher, msgs, 3, answerer)
-        gold = compact(fold(row["answer"]))
+        in_short, in_text = holds_gold(ans, [row["answer"]])
         found.append(ans.found)
-        short.append(ans.found and gold in compact(fold(ans.short_answer or "")))
-        text.append(ans.found and gold in compact(fold(ans.text)))
+        short.append(in_short)
+        text.append(in_text)
         if not text[-1]:
             misses.append(
                 {

@@ -15,7 +15,7 @@ import numpy as np
 
 from qa.answer import Answerer, Message, answer_messages
 from qa.errors import QAError
-from qa.models import Article, Hit
+from qa.models import Answer, Article, Hit
 from qa.search import MODES, Searcher
 from qa.text import compact
 from qa.tokens import fold
@@ -274,6 +274,17 @@ def summary_table(report: dict[str, Any]) -> str:
     return "\n".join(rows)
 
 
+def holds_gold(ans: Answer, golds: Sequence[str]) -> tuple[bool, bool]:
+    """Whether a found answer's short answer, and its whole text, hold one of the gold strings
+    (folded: traditional / simplified, widths and spaces do not count)."""
+    if not ans.found:
+        return False, False
+    folded = [compact(fold(g)) for g in golds]
+    short = compact(fold(ans.short_answer or ""))
+    text = compact(fold(ans.text))
+    return bool(short) and any(g in short for g in folded), any(g in text for g in folded)
+
+
 def evaluate_answers(
     searcher: Searcher,
     answerer: Answerer | None,
@@ -294,11 +305,11 @@ def evaluate_answers(
         times.append(time.perf_counter() - t0)
         golds = q.golds
         short = ans.short_answer or "" if ans.found else ""
-        folded = [compact(fold(g)) for g in golds]
         ems.append(exact(fold(short), [fold(g) for g in golds]))
         f1s.append(f1(fold(short), [fold(g) for g in golds]))
-        short_holds.append(bool(short) and any(g in compact(fold(short)) for g in folded))
-        text_holds.append(ans.found and any(g in compact(fold(ans.text)) for g in folded))
+        in_short, in_text = holds_gold(ans, golds)
+        short_holds.append(in_short)
+        text_holds.append(in_text)
         found.append(ans.found)
         if not text_holds[-1] and len(misses) < 100:
             misses.append(
