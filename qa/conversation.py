@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from itertools import accumulate
 from typing import Literal
 
 from qa.tokens import simplified_aligned, tagged
@@ -114,15 +115,18 @@ _FRAMES = (
 )
 
 
+_TRAILING = re.compile(r"[\s？?！!。.]+$")
+
+
 def standalone(question: str, previous: str) -> str:
     """The question an elliptical follow-up stands for, read without the conversation: the
     previous question with the word it replaces swapped out (云南省总工会主席是谁？ + 副主席呢？
     -> 云南省总工会副主席是谁？; 今年…筹了多少善款？ + 去年呢？ -> 去年…: a word ending in the same
-    character, another relative year, another place), else what it asks about, asked as an
+    character, another relative year, another place), else what it asks about, asked as a
     time, an amount or a name when it says so (日期, 人数, 品牌), or in the previous question's frame
     (…有多少套房源？ + 那租金呢？ -> 租金是多少？). Any other question comes back as it is."""
     # matched in simplified characters (雲南省總工會主席是誰？); the reader folds what it reads anyway
-    core = re.sub(r"[\s？?！!。.]+$", "", simplified_aligned(question.strip()))
+    core = _TRAILING.sub("", simplified_aligned(question.strip()))
     previous = simplified_aligned(previous)
     m = _ELLIPTICAL.fullmatch(core)
     if m is None or _ASKS.search(m.group("what")) or _NOTHING_NAMED.fullmatch(m.group("what")):
@@ -147,10 +151,10 @@ def _swap(what: str, previous: str) -> str | None:
     """The previous question with ``what`` in place of the word it stands for, if one does."""
     if len(what) > MAX_SWAP_CHARS:
         return None
-    body = re.sub(r"[\s？?！!。.]+$", "", previous.strip())
+    body = _TRAILING.sub("", previous.strip())
     tags = tagged(body)
     words = [w for w, _ in tags]
-    starts = [sum(map(len, words[:i])) for i in range(len(words))]
+    starts = list(accumulate(map(len, words), initial=0))
     what_tags = tagged(what)
     kind = what_tags[0][1] if len(what_tags) == 1 and what_tags[0][1] in _PLACE_OR_TIME else None
     for i, (word, flag) in enumerate(tags):
