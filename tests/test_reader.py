@@ -379,6 +379,25 @@ class TestSpans:
         reading = Reading(0.9, a, a + 5, 8.0)
         assert choose("赛事在何处举办？", s, reading).text(s) == "日本福冈"
 
+    def test_a_short_answer_neither_opens_nor_ends_on_punctuation(self) -> None:
+        from qa.reader.spans import choose, trim_marks
+
+        s = "县领导推进信访问题源头化解。满意率为97.34%。制定“十条规定”，并称之为“幸运儿”。"
+        for cut, kept in [
+            ("推进信访问题源头化解。", "推进信访问题源头化解"),
+            ("97.34%。", "97.34%"),
+            ("。满意率", "满意率"),
+            ("十条规定”，", "十条规定"),  # the closing mark without its partner goes too
+            ("“幸运儿”", "“幸运儿”"),  # a whole quotation keeps its marks
+            ("。", "。"),  # nothing would be left: unchanged
+        ]:
+            a = s.index(cut)
+            b, e = trim_marks(s, a, a + len(cut))
+            assert s[b:e] == kept
+        a = s.index("97.34%。")
+        reading = Reading(0.9, a, a + 7, 8.0)
+        assert choose("满意率是多少？", s, reading).text(s) == "97.34%"
+
     def test_other_year(self) -> None:
         from qa.reader.spans import other_year
 

@@ -717,8 +717,47 @@ def trim_particles(question: str, sentence: str, start: int, end: int) -> tuple[
     return start, end
 
 
+# Marks a short answer neither opens nor ends on: the reader's span often takes the sentence's
+# full stop or the comma after a clause (推进信访问题源头化解。, 97.34%。), 12% of the seed
+# questions' candidate spans.
+_EDGE_MARKS = "。，、；：！？,;:!?…"
+
+
+def trim_marks(sentence: str, start: int, end: int) -> tuple[int, int]:
+    """The span without the punctuation and spaces it opens or ends on, nor a quotation mark
+    or bracket whose partner it does not hold (十条规定”， -> 十条规定). Scores that ignore
+    punctuation (CMRC 2018's EM and F1) do not change."""
+    s, e = start, end
+    while True:
+        before = (s, e)
+        while s < e and (sentence[s] in _EDGE_MARKS or sentence[s].isspace()):
+            s += 1
+        while e > s and (sentence[e - 1] in _EDGE_MARKS or sentence[e - 1].isspace()):
+            e -= 1
+        if s < e and sentence[s] in _PAIRS and _PAIRS[sentence[s]] not in sentence[s + 1 : e]:
+            s += 1
+        if (
+            s < e
+            and sentence[e - 1] in _CLOSERS
+            and _CLOSERS[sentence[e - 1]] not in sentence[s : e - 1]
+        ):
+            e -= 1
+        if (s, e) == before:
+            break
+    return (s, e) if s < e else (start, end)
+
+
 def choose(question: str, sentence: str, reading: Reading) -> Reading:
-    """The reading with the span that best answers what the question asks (see the module)."""
+    """The reading with the span that best answers what the question asks (see the module),
+    without the punctuation at its edges (``trim_marks``)."""
+    chosen = _choose(question, sentence, reading)
+    if chosen.start < 0:
+        return chosen
+    s, e = trim_marks(sentence, chosen.start, chosen.end)
+    return chosen if (s, e) == (chosen.start, chosen.end) else replace(chosen, start=s, end=e)
+
+
+def _choose(question: str, sentence: str, reading: Reading) -> Reading:
     if reading.start < 0:
         return reading
     if asks_yes_no(question):
