@@ -66,7 +66,11 @@ BLIND_SETS = {
 
 # Two-turn conversations, by their key in the results. The first set was read while the rules
 # for elliptical follow-ups were written (``qa.conversation.standalone``); the second was not read.
-FOLLOW_UP_SETS = {"follow_ups": "follow_ups.jsonl", "follow_ups_2": "follow_ups_2.jsonl"}
+FOLLOW_UP_SETS = {
+    "follow_ups": "follow_ups.jsonl",
+    "follow_ups_2": "follow_ups_2.jsonl",
+    "follow_ups_3": "follow_ups_3.jsonl",
+}
 
 
 def half(question: str) -> str:
@@ -646,6 +650,9 @@ def model_card(meta: dict[str, Any], results: dict[str, Any]) -> str:
         "follow_ups": "Follow-ups ({n} two-turn conversations whose second question leaves out "
         "its subject, `tests/data/follow_ups.jsonl`; read while their rules were written)",
         "follow_ups_2": "Second follow-ups ({n}, `tests/data/follow_ups_2.jsonl`, not read)",
+        "follow_ups_3": "Third follow-ups ({n}, `tests/data/follow_ups_3.jsonl`, eight of each "
+        "kind: 那X呢, a pronoun subject, 他 / 她 after a name, another place or group, free; "
+        "written on 2026-12-07 from the articles' text alone, not read)",
     }
     for key, what in {**blind_sets, **follow_ups}.items():
         r = results.get(key, {})

@@ -46,7 +46,10 @@ def retrieval_query(messages: Sequence[Message]) -> tuple[str, str]:
             previous = standalone(previous, users[-3])
         answered = standalone(question, previous)
         if answered == question:
-            answered = named(question, previous, _last_reply(recent))
+            answered = with_subject(question, previous)
+        # 他 / 她 after a question that asked for a name: also in what standalone made of the
+        # follow-up (那他的单位呢？ -> 他的单位是什么？ -> 张峰的单位是什么？)
+        answered = named(answered, previous, _last_reply(recent))
         return answered, f"{users[-2]} {question}"
     return question, question
 
@@ -173,6 +176,67 @@ def _swap(what: str, previous: str) -> str | None:
                 start = starts[i - 1]
             return body[:start] + what + body[end:] + "？"
     return None
+
+
+# A follow-up whose subject is a pronoun for what the previous question was about, with a
+# question word of its own: 那是哪天比的？, 它在哪儿？, 那他们一共花了多少钱？ (他 / 她 alone is
+# the person a name question was answered with: ``named``).
+_PRONOUN_SUBJECT = re.compile(
+    r"^(?:(?:那么?)?(?:他们|她们|它们|它)"
+    # a bare 那 / 这 is a pronoun only before what a predicate opens with (那么 and 这个 are not)
+    r"|(?:那|这)(?=是|在|有|要|会|能|被|给|把|一共|共|都|还|又|啥|什么|哪|几|多少|怎|咋))"
+)
+# Words that open the previous question's predicate (jieba's verbs are the rest) and words that
+# may stand between its subject and its predicate, which the subject leaves out.
+_PREDICATE = frozenset("有是在要能会给把被将得为让到跟对向从叫")
+_BETWEEN = re.compile(
+    r"一共|共|总共|都|已经?|这次|今年|去年|明年|前年|当时|现在|目前|以后|主要|还|又|再|也|就|能|会|要|是"
+    r"|这边|那边"
+)
+
+
+# asks about the previous answer, not about its subject (那是为什么？)
+_WHY = re.compile(r"为什么|为啥|什么意思|怎么回事")
+
+
+def with_subject(question: str, previous: str) -> str:
+    """A follow-up with the previous question's subject for its pronoun: asked
+    万盛经开区那个制造业技能大赛有多少工人参加？, 那是哪天比的？ is read as
+    万盛经开区那个制造业技能大赛是哪天比的？. Any other question comes back as it is."""
+    text = question.strip()
+    m = _PRONOUN_SUBJECT.match(simplified_aligned(text))
+    if m is None or not _ASKS.search(text) or _WHY.search(text):
+        return question
+    topic = subject(simplified_aligned(previous))
+    return question if topic is None else topic + text[m.end() :]
+
+
+def subject(question: str) -> str | None:
+    """What a question is about: its first clause up to the last predicate before its question
+    word (万盛经开区那个制造业技能大赛有多少工人参加？ -> 万盛经开区那个制造业技能大赛), without
+    the adverbs and time words before that predicate; None when too little is left."""
+    if not _ASKS.search(question):
+        return None  # not a question (你好)
+    clause = re.split(r"[，,；;]", _TRAILING.sub("", question.strip()))[0]
+    asks = _ASKS.search(clause)
+    words = tagged(clause[: asks.start()] if asks else clause)
+    starts = list(accumulate((len(w) for w, _ in words), initial=0))
+    # a verb inside a relative clause (第一个拿到“齐鲁工匠”的职工) comes before the last one
+    cut = max(
+        (
+            starts[i]
+            for i, (w, f) in enumerate(words)
+            if starts[i] >= 2 and (w in _PREDICATE or f == "v")
+        ),
+        default=None if asks else len(clause),
+    )
+    if cut is None:
+        return None
+    kept = [word for word, start in zip(words, starts, strict=False) if start < cut]
+    while kept and (_BETWEEN.fullmatch(kept[-1][0]) or kept[-1][1] in ("d", "p", "ul", "uj")):
+        kept.pop()
+    topic = "".join(w for w, _ in kept)
+    return topic if len(topic) >= 2 and not _ASKS.search(topic) else None
 
 
 def is_follow_up(question: str) -> bool:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from qa.conversation import Message, named, retrieval_query, standalone
+from qa.conversation import Message, named, retrieval_query, standalone, subject, with_subject
 
 
 @pytest.mark.parametrize(
@@ -88,3 +88,56 @@ def test_he_or_she_is_the_person_the_last_answer_named() -> None:
         Message("user", "他是在哪个社区的站点歇脚的？"),
     ]
     assert retrieval_query(msgs)[0] == "郭信娃是在哪个社区的站点歇脚的？"
+
+
+@pytest.mark.parametrize(
+    ("previous", "follow_up", "reads"),
+    [
+        (
+            "万盛经开区那个制造业技能大赛有多少工人参加？",
+            "那是哪天比的？",
+            "万盛经开区那个制造业技能大赛是哪天比的？",
+        ),
+        ("普陀骑手新家这次能提供多少张床位？", "它在哪儿？", "普陀骑手新家在哪儿？"),
+        ("长岗镇把多少亩冬闲地变成了四季地？", "那他们一共花了多少钱？", "长岗镇一共花了多少钱？"),
+        # the verb of a relative clause is not the predicate
+        (
+            "龙口第一个拿到“齐鲁工匠”的职工是谁？",
+            "那是哪年评上的？",
+            "龙口第一个拿到“齐鲁工匠”的职工是哪年评上的？",
+        ),
+        # the first clause, when the question word comes after it
+        (
+            "恩平篮球赛认捐的单位，要是球队赢了得捐多少？",
+            "那他们一共捐了多少？",
+            "恩平篮球赛认捐的单位一共捐了多少？",
+        ),
+        # as asked: it asks about the previous answer, 这个 is not a pronoun, or the previous
+        # message asked nothing
+        ("长岗镇是贵州哪个市的？", "那是为什么？", "那是为什么？"),
+        ("骑手新家在哪？", "那它离地铁站远吗？", "骑手新家离地铁站远吗？"),
+        ("骑手新家在哪？", "这个公寓租金多少？", "这个公寓租金多少？"),
+        ("你好", "这是什么？", "这是什么？"),
+    ],
+)
+def test_a_pronoun_subject_is_what_the_previous_question_was_about(
+    previous: str, follow_up: str, reads: str
+) -> None:
+    assert with_subject(follow_up, previous) == reads
+
+
+def test_the_subject_of_a_question() -> None:
+    assert subject("洛阳西工区的信访渠道有几个端口？") == "洛阳西工区的信访渠道"
+    assert subject("京港澳厨艺大赛北京这边是谁主办的？") == "京港澳厨艺大赛北京"
+    assert subject("谁主办的？") is None  # too little before the question word
+
+
+def test_a_follow_up_rewritten_and_about_the_person_named() -> None:
+    msgs = [
+        Message("user", "龙口第一个拿到“齐鲁工匠”的职工是谁？"),
+        Message("assistant", "**张峰**\n\n……高级技师张峰榜上有名……[1]"),
+        Message("user", "那他的单位呢？"),
+    ]
+    assert retrieval_query(msgs)[0] == "张峰的单位是什么？"
+    msgs[-1] = Message("user", "那是哪年评上的？")
+    assert retrieval_query(msgs)[0] == "龙口第一个拿到“齐鲁工匠”的职工是哪年评上的？"

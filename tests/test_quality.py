@@ -79,6 +79,18 @@ def test_elliptical_follow_up(seed_searcher: Searcher, seed_answerer) -> None:
     assert ans.found and ans.short_answer is not None and "550元" in ans.short_answer
 
 
+def test_pronoun_subject_follow_up(seed_searcher: Searcher, seed_answerer) -> None:
+    """那是哪天比的？ is read with the contest the previous question was about for 那."""
+    msgs = [
+        Message("user", "万盛经开区那个制造业技能大赛有多少工人参加？"),
+        Message("assistant", "200余名[1]"),
+        Message("user", "那是哪天比的？"),
+    ]
+    ans = answer_messages(seed_searcher, msgs, 3, seed_answerer)
+    assert ans.question == "万盛经开区那个制造业技能大赛是哪天比的？"
+    assert ans.found and ans.short_answer is not None and "11月28日" in ans.short_answer
+
+
 @pytest.mark.parametrize(
     "question", ["今天北京天气怎么样？", "怎么用Python写快速排序？", "推荐一部好看的科幻电影"]
 )
