@@ -150,12 +150,24 @@ def standalone(question: str, previous: str) -> str:
     return question
 
 
+def _with_aspect(tags: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """A verb and the aspect particle after it as one word (赢 了 -> 赢了), so that 那输了呢？
+    stands in for 赢了."""
+    out: list[tuple[str, str]] = []
+    for word, flag in tags:
+        if word in ("了", "过", "着") and out and out[-1][1].startswith("v"):
+            out[-1] = (out[-1][0] + word, out[-1][1])
+        else:
+            out.append((word, flag))
+    return out
+
+
 def _swap(what: str, previous: str) -> str | None:
     """The previous question with ``what`` in place of the word it stands for, if one does."""
     if len(what) > MAX_SWAP_CHARS:
         return None
     body = _TRAILING.sub("", previous.strip())
-    tags = tagged(body)
+    tags = _with_aspect(tagged(body))
     words = [w for w, _ in tags]
     starts = list(accumulate(map(len, words), initial=0))
     what_tags = tagged(what)

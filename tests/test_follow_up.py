@@ -20,6 +20,8 @@ from qa.conversation import Message, named, retrieval_query, standalone, subject
         # with its modifier, which the follow-up replaces too (not 男女职工)
         ("男职工有多少人？", "那女职工呢？", "女职工有多少人？"),
         ("大型企业有几家？", "小型企业呢？", "小型企业有几家？"),
+        # a verb with its aspect particle (赢了 -> 输了)
+        ("要是球队赢了得捐多少？", "那输了呢？", "要是球队输了得捐多少？"),
         # nothing to replace: what it asks about, in the previous question's frame
         ("上海普陀区骑手新家有多少套房源？", "那租金呢？", "租金是多少？"),
         ("武乡县的大会是什么时候开的？", "那么闭幕式呢？", "闭幕式是什么时候？"),
