@@ -96,8 +96,8 @@ def soup(runs: Path, names: list[str]) -> dict[str, Any]:
 
     from qa.embed import resolve_model
     from qa.reader.model import PairEncoder
+    from qa.reader.net import ReaderNet
     from qa.reader.train import (
-        ReaderNet,
         TorchReader,
         TrainConfig,
         pick_device,

@@ -115,7 +115,8 @@ def test_a_bundle_without_the_table_reads_it_from_the_package(
     import onnx
     from transformers import BertConfig, BertModel
 
-    from qa.reader.train import ReaderNet, export
+    from qa.reader.export import export
+    from qa.reader.net import ReaderNet
 
     config = BertConfig(
         vocab_size=8,  # the table is not in the graph: the net's own is never read
@@ -145,7 +146,7 @@ def test_a_bundle_without_the_table_reads_it_from_the_package(
     assert reading.end <= len("骑手公寓月租金1200元。")
     # a second stage starts from the exported weights (``--init-from``): all but the table,
     # which the package holds, are read back from the graph, int8 ones within a step
-    from qa.reader.train import bundle_weights
+    from qa.reader.net import bundle_weights
 
     fresh = ReaderNet(BertModel(config, add_pooling_layer=False)).float()
     missing, unexpected = fresh.load_state_dict(bundle_weights(out), strict=False)

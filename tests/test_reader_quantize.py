@@ -22,7 +22,7 @@ LAYERS = 2
 
 
 def _export(tmp_path: Path) -> Path:
-    from qa.reader.train import ReaderNet, _FromEmbeddings
+    from qa.reader.net import FromEmbeddings, ReaderNet
 
     torch.manual_seed(0)
     config = transformers.BertConfig(
@@ -49,7 +49,7 @@ def _export(tmp_path: Path) -> Path:
     names = ["inputs_embeds", "attention_mask", "token_type_ids"]
     with torch.no_grad():
         torch.onnx.export(
-            _FromEmbeddings(net),
+            FromEmbeddings(net),
             inputs,
             str(path),
             input_names=names,

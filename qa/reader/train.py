@@ -12,7 +12,6 @@ on held-out documents for model selection, and a time budget that shortens the s
 
 from __future__ import annotations
 
-import gzip
 import hashlib
 import json
 import logging
@@ -22,7 +21,6 @@ import pickle
 import platform
 import random
 import re
-import shutil
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
@@ -43,6 +41,7 @@ from qa.reader.data import (
     synthetic_examples,
 )
 from qa.reader.evaluate import separation, span_scores
+from qa.reader.export import export
 from qa.reader.model import (
     CONTEXT_CHARS,
     READER_VERSION,
@@ -51,6 +50,7 @@ from qa.reader.model import (
     Reading,
     readings,
 )
+from qa.reader.net import ReaderNet, bundle_weights, forward, torch_module
 
 log = logging.getLogger(__name__)
 
@@ -124,12 +124,6 @@ class TrainConfig:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-def _torch() -> Any:
-    import torch
-
-    return torch
-
-
 def cpu_has_bf16(cpuinfo: Path = Path("/proc/cpuinfo")) -> bool:
     """Whether the CPU multiplies bfloat16 natively (else autocast emulates it, slower than fp32)."""
     try:
@@ -146,7 +140,7 @@ def use_bf16(precision: str) -> bool:
 
 
 def pick_device(name: str) -> Any:
-    torch = _torch()
+    torch = torch_module()
     if name not in ("auto", "cpu", "cuda"):
         raise ValueError(f"device must be auto, cpu or cuda, not {name!r}")
     if name == "cuda" and not torch.cuda.is_available():
@@ -154,101 +148,6 @@ def pick_device(name: str) -> Any:
     if name == "auto":
         name = "cuda" if torch.cuda.is_available() else "cpu"
     return torch.device(name)
-
-
-def forward(net: Any, tensors: Sequence[Any], bf16: bool) -> tuple[Any, Any, Any]:
-    """The net's three outputs in fp32, its products in bfloat16 when ``bf16``."""
-    torch = _torch()
-    device = tensors[0].device.type
-    with torch.autocast(device, torch.bfloat16, enabled=bf16):
-        has, start, end = net(*tensors)
-    return has.float(), start.float(), end.float()
-
-
-class ReaderNet(_torch().nn.Module):  # type: ignore[misc]
-    """Encoder + [CLS] answer logit + per-token start/end logits."""
-
-    def __init__(self, encoder: Any) -> None:
-        super().__init__()
-        torch = _torch()
-        hidden = encoder.config.hidden_size
-        self.encoder = encoder
-        self.answer = torch.nn.Linear(hidden, 1)
-        self.span = torch.nn.Linear(hidden, 2)
-
-    def forward(
-        self, input_ids: Any, attention_mask: Any, token_type_ids: Any, inputs_embeds: Any = None
-    ) -> Any:
-        h = self.encoder(
-            input_ids=input_ids,
-            attention_mask=attention_mask,
-            token_type_ids=token_type_ids,
-            inputs_embeds=inputs_embeds,
-        ).last_hidden_state
-        has = self.answer(h[:, 0]).squeeze(-1)
-        start, end = self.span(h).unbind(-1)
-        return has, start, end
-
-
-def bundle_weights(bundle: Path) -> dict[str, Any]:
-    """The parameters of an exported reader, read back from its ONNX graph as a state dict.
-
-    A second training stage starts from them (``--init-from``). int8 weights are dequantized;
-    a Linear layer's weight is found through the bias its product is added to, since the
-    exporter leaves matrix multiplications' weights unnamed.
-    """
-    torch = _torch()
-    import onnx
-    from onnx import numpy_helper
-
-    graph_file = next(
-        (bundle / n for n in ("reader.onnx", "reader.int8.onnx") if (bundle / n).is_file()), None
-    )
-    if graph_file is None:
-        raise SystemExit(f"--init-from {bundle}: no reader.onnx or reader.int8.onnx there")
-    g = onnx.load(str(graph_file)).graph
-    arrays = {i.name: numpy_helper.to_array(i) for i in g.initializer}
-
-    def value(name: str) -> np.ndarray:
-        if name in arrays and not name.endswith("_quantized"):
-            return arrays[name].astype(np.float32)
-        base = name.removesuffix("_quantized")
-        q = arrays[f"{base}_quantized"].astype(np.float32)
-        return (q - arrays[f"{base}_zero_point"].astype(np.float32)) * arrays[f"{base}_scale"]
-
-    consumers: dict[str, list[Any]] = {}
-    for node in g.node:
-        for name in node.input:
-            consumers.setdefault(name, []).append(node)
-    state: dict[str, Any] = {}
-    for name in arrays:
-        if name.endswith(("_scale", "_zero_point")) or name.startswith("onnx::"):
-            continue
-        key = name.removesuffix("_quantized")
-        if re.fullmatch(r"[\w.]+\.(weight|bias)", key):
-            state[key] = torch.from_numpy(value(name).copy())
-    for node in g.node:
-        if node.op_type not in ("MatMul", "MatMulInteger"):
-            continue
-        weight = next((n for n in node.input if n in arrays), None)
-        if weight is None:
-            continue
-        # follow the product forward (Cast, Mul by the scales) to the Add of its bias
-        frontier, bias = list(node.output), None
-        for _ in range(4):
-            nxt = [c for o in frontier for c in consumers.get(o, [])]
-            bias = next(
-                (i for c in nxt if c.op_type == "Add" for i in c.input if i.endswith(".bias")),
-                None,
-            )
-            if bias or not nxt:
-                break
-            frontier = [o for c in nxt for o in c.output]
-        if bias is None:
-            raise SystemExit(f"--init-from {graph_file}: cannot place weight {weight}")
-        state[bias.removesuffix(".bias") + ".weight"] = torch.from_numpy(value(weight).T.copy())
-    # a graph that starts at the token embeddings (the e5 reader) wraps the net as ``net``
-    return {k.removeprefix("net."): v for k, v in state.items()}
 
 
 @dataclass
@@ -305,7 +204,7 @@ class TorchReader:
         sentences: Sequence[str],
         contexts: Sequence[str] | None = None,
     ) -> list[Reading]:
-        torch = _torch()
+        torch = torch_module()
         out: list[Reading] = []
         self.net.eval()
         device = next(self.net.parameters()).device
@@ -409,7 +308,7 @@ def distillation_loss(
     """The student against the teachers: binary cross-entropy towards their answer probability
     (left out with ``spans_only``), and for answerable pairs cross-entropy towards their start /
     end distributions over the sentence's tokens."""
-    torch = _torch()
+    torch = torch_module()
     functional = torch.nn.functional
     has, start, end = out
     loss = has.new_zeros(())
@@ -562,7 +461,7 @@ def keep_layers(net: Any, layers: int) -> None:
 def export_again(cfg: TrainConfig) -> dict[str, Any]:
     """Export a finished run's selected checkpoint again (``--export-only``): its bundle's
     meta.json is kept; the graph and tokenizer are written by this version of ``export``."""
-    torch = _torch()
+    torch = torch_module()
     from transformers import AutoModel
     from transformers.utils import logging as hf_logging
 
@@ -591,7 +490,7 @@ def export_again(cfg: TrainConfig) -> dict[str, Any]:
 
 def train(cfg: TrainConfig) -> dict[str, Any]:
     """Train, select on validation, export to ONNX (+ int8) and write the model card figures."""
-    torch = _torch()
+    torch = torch_module()
     from tqdm import tqdm
     from transformers import AutoModel
     from transformers.utils import logging as hf_logging
@@ -868,19 +767,8 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
 def _machine(device: Any) -> str:
     cpu = f"{os.cpu_count()} cores, {platform.processor() or platform.machine()}"
     if device.type == "cuda":
-        return f"{_torch().cuda.get_device_name(device)} GPU, {cpu}"
+        return f"{torch_module().cuda.get_device_name(device)} GPU, {cpu}"
     return cpu
-
-
-class _FromEmbeddings(_torch().nn.Module):  # type: ignore[misc]
-    """The reader from its token embeddings on (the table is read outside the graph)."""
-
-    def __init__(self, net: Any) -> None:
-        super().__init__()
-        self.net = net
-
-    def forward(self, inputs_embeds: Any, attention_mask: Any, token_type_ids: Any) -> Any:
-        return self.net(None, attention_mask, token_type_ids, inputs_embeds=inputs_embeds)
 
 
 def smoothing(cfg: TrainConfig) -> tuple[list[tuple[str, str]], float]:
@@ -889,84 +777,3 @@ def smoothing(cfg: TrainConfig) -> tuple[list[tuple[str, str]], float]:
     if cfg.int8_smoothing is None:
         return [], quantize.ALPHA
     return calibration_pairs(split_items(load_all(cfg.data_dir))["train"]), cfg.int8_smoothing
-
-
-def export(
-    net: Any,
-    encoder: PairEncoder,
-    tok_file: Path,
-    out: Path,
-    work: Path,
-    meta: dict[str, Any],
-    calibration: Sequence[tuple[str, str]] = (),
-    alpha: float = quantize.ALPHA,
-) -> None:
-    """ONNX graph (full precision and int8 weights, embedding table included unless the bundle
-    reads it from a package: ``word_table`` in ``meta``) plus tokenizer. The int8 copy's
-    activations are smoothed with ``alpha`` on the ``calibration`` pairs (``qa.reader.quantize``);
-    without them it is plain dynamic quantization."""
-    import warnings
-
-    torch = _torch()
-
-    tmp = out.with_name(f"{out.name}.tmp{os.getpid()}")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
-    sample = encoder(["问题"], ["一个句子。"])
-    names = ["input_ids", "attention_mask", "token_type_ids"]
-    inputs = [torch.from_numpy(a) for a in sample.feed().values()]
-    graph: Any = net
-    table = None
-    if meta.get("word_table"):
-        # the graph starts after the frozen table: the reader looks the rows up itself
-        names[0] = "inputs_embeds"
-        table = e5.WordTable.load(meta["word_table"])
-        inputs[0] = torch.from_numpy(table(sample.input_ids))
-        graph = _FromEmbeddings(net)
-    # plain attention ops in the graph: torch's fused attention exports as a mask built from
-    # Where / IsNaN and shape arithmetic that ONNX Runtime runs op by op
-    net.encoder.set_attn_implementation("eager")
-    axes = {n: {0: "batch", 1: "seq"} for n in names}
-    axes |= {
-        "has_answer": {0: "batch"},
-        "start": {0: "batch", 1: "seq"},
-        "end": {0: "batch", 1: "seq"},
-    }
-    net.eval()
-    with torch.no_grad(), warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        torch.onnx.export(
-            graph,
-            tuple(inputs),
-            str(tmp / "reader.fp32.onnx"),
-            input_names=names,
-            output_names=["has_answer", "start", "end"],
-            dynamic_axes=axes,
-            opset_version=17,
-            dynamo=False,
-        )
-    # e5's reader: one weight scale per output column, held-out 65.9 / 80.4 against 64.1 / 78.6
-    # with one per matrix (fp32 67.4 / 80.4); m3e-small's kept one per matrix
-    per_channel = bool(meta.get("word_table"))
-    feeds = []
-    for question, sentence in calibration:
-        feed = encoder([question], [sentence]).feed()
-        if table is not None:
-            feed["inputs_embeds"] = table(feed.pop("input_ids"))
-        feeds.append(feed)
-    smoothed = quantize.quantize(
-        tmp / "reader.fp32.onnx", tmp / "reader.int8.onnx", feeds, per_channel, alpha
-    )
-    meta["int8"] = smoothed.meta() if smoothed else {"method": "dynamic int8"}
-    if tok_file.stat().st_size > 4_000_000:  # e5's 250k pieces: 17 MB, 3.7 MB compressed
-        (tmp / "tokenizer.json.gz").write_bytes(gzip.compress(tok_file.read_bytes(), 9, mtime=0))
-    else:
-        shutil.copy(tok_file, tmp / "tokenizer.json")
-    (tmp / "meta.json").write_text(json.dumps(meta, ensure_ascii=False, indent=2), "utf-8")
-    # the full-precision graph stays out of git (about 100 MB); keep it beside the training work
-    work_fp32 = work / "reader.fp32.onnx"
-    work_fp32.parent.mkdir(parents=True, exist_ok=True)
-    os.replace(tmp / "reader.fp32.onnx", work_fp32)
-    if out.exists():
-        shutil.rmtree(out)
-    os.replace(tmp, out)
