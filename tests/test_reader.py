@@ -509,6 +509,28 @@ class TestSpans:
         r = Reading(0.9, a, len(s) - 1, 9.0, ((b, b + 3, 7.0),))
         assert choose("一年能帮企业省下多少开销？", s, r).text(s) == "近百万元"
 
+    def test_a_numbered_thing_is_no_count(self) -> None:
+        from qa.reader.spans import span_fits
+
+        assert not span_fits("骑手新家的房型有几种？", "3号楼")
+        assert not span_fits("有多少条线路？", "5号线")
+        assert span_fits("3号楼有多少套房？", "3号楼共98套")  # a count beside the label
+        assert span_fits("住在几号楼？", "3号楼")  # 号 asked
+
+    def test_a_span_ending_on_the_one_quantity_asked_is_cut_to_it(self) -> None:
+        from qa.reader.spans import choose, one_asked
+
+        s = "此次招聘会共有21家企业提供105个就业岗位。"
+        a, b = s.index("21家"), s.index("就业")
+        assert s[slice(*one_asked("提供了多少个岗位？", s, a, b))] == "105个"
+        assert choose("提供了多少个岗位？", s, Reading(0.9, a, b, 9.0)).text(s) == "105个"
+        # the span ends on another unit's quantity than the asked one, or no unit is asked
+        t = "开展电工培训33次、直播培训23人次。"
+        a, b = t.index("33次"), t.index("。")
+        assert one_asked("搞了多少次直播培训？", t, a, b) == (a, b)
+        a, b = s.index("21家"), s.index("就业")
+        assert one_asked("招聘会情况怎么样？", s, a, b) == (a, b)
+
     def test_asked_in_english_wants_latin_letters(self) -> None:
         from qa.reader.spans import span_fits
 
