@@ -509,6 +509,15 @@ class TestSpans:
         r = Reading(0.9, a, len(s) - 1, 9.0, ((b, b + 3, 7.0),))
         assert choose("一年能帮企业省下多少开销？", s, r).text(s) == "近百万元"
 
+    def test_a_share_is_no_count_in_a_named_unit(self) -> None:
+        from qa.reader.spans import span_fits
+
+        rates = "全县信访事项一次性化解率和群众满意率分别达到98.93%和99.67%。"
+        assert not span_fits("今年一共受理了多少件信访事项？", rates)
+        assert span_fits("化解率有多少？", rates)  # a rate asked
+        assert span_fits("增长了多少？", "10%")  # no unit named
+        assert span_fits("受理了多少件？", "受理75件，化解率98%")  # a count beside the share
+
     def test_a_numbered_thing_is_no_count(self) -> None:
         from qa.reader.spans import span_fits
 

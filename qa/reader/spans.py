@@ -132,6 +132,19 @@ def has_latin(text: str) -> bool:
     return _LATIN.search(text) is not None
 
 
+# A share (98.93%, 百分之三十) answers no "how many <unit>" (none of the 286 CMRC 2018 / DRCD
+# questions that name a unit without asking a rate has one for its gold).
+_SHARE_QUANTITY = re.compile(r"[\d０-９.]+\s*[%％]|百分之[\d一二三四五六七八九十百点.]+")
+
+
+def only_shares(span: str, units: tuple[str, ...]) -> bool:
+    """Whether the span's quantities are all shares, none a number or one in the asked units."""
+    if not _SHARE_QUANTITY.search(span):
+        return False
+    rest = _SHARE_QUANTITY.sub("", span)
+    return not re.search(r"[\d０-９]", rest) and not any(counts_in(rest, u) for u in units)
+
+
 def _dimension(span: str) -> str | None:
     """What the first quantity of the span measures (people, count, money, time, area, or a
     date), if known."""
@@ -209,6 +222,8 @@ def span_fits(question: str, span: str) -> bool:
         if _ASKS_SHARE.search(question):
             return bool(_SHARES.search(span))
         units = asked_unit(question)
+        if units and only_shares(span, units):
+            return False
         got = _dimension(span)
         if got == "people" and counts_things(question):
             return False
