@@ -518,6 +518,16 @@ class TestSpans:
         assert span_fits("增长了多少？", "10%")  # no unit named
         assert span_fits("受理了多少件？", "受理75件，化解率98%")  # a count beside the share
 
+    def test_a_total_does_not_say_how_much_each_gets(self) -> None:
+        from qa.reader.spans import fits_in
+
+        s = "为园区300名货车司机购买团体意外保险，截至目前共投入资金10.7万元，受益职工1000余名；"
+        a = s.index("10.7万元")
+        assert not fits_in("团体意外险每人保额是多少？", s, a, a + 6)
+        assert fits_in("买保险一共花了多少钱？", s, a, a + 6)  # the total asked
+        t = "每名司机保额10万元。"
+        assert fits_in("每人保额是多少？", t, t.index("10万元"), t.index("。"))
+
     def test_a_numbered_thing_is_no_count(self) -> None:
         from qa.reader.spans import span_fits
 

@@ -364,11 +364,29 @@ def deputy(question: str, sentence: str, start: int) -> bool:
 def fits_in(question: str, sentence: str, start: int, end: int) -> bool:
     """``span_fits`` for the span ``sentence[start:end]``, and what only the sentence can tell: the
     span is not a deputy where the question asks for the holder of the role (``deputy``), nor
-    part of the name the question sets aside (``touches_set_aside``)."""
+    part of the name the question sets aside (``touches_set_aside``), nor a total where the
+    question asks how much each one gets (``total_for_each``)."""
     return (
         span_fits(question, sentence[start:end].strip())
         and not deputy(question, sentence, start)
         and not touches_set_aside(question, sentence, start, end)
+        and not total_for_each(question, sentence, start)
+    )
+
+
+# Asked how much each one gets or pays (每人保额, 人均, 平均), a sum the sentence gives as a total
+# (共投入资金10.7万元) is not the answer; none of the 24 CMRC 2018 / DRCD "how many" questions
+# asked per head has its gold after such a word.
+_PER_EACH = re.compile(r"每|人均|平均|单价")
+_TOTAL_BEFORE = re.compile(r"(?:(?<!公)共|累计|合计|总共|总计|总额)[^，。；,;]{0,6}$")
+
+
+def total_for_each(question: str, sentence: str, start: int) -> bool:
+    """Whether the question asks an amount per head and the span follows a word of a total."""
+    return (
+        _ASKS_COUNT.search(question) is not None
+        and _PER_EACH.search(question) is not None
+        and _TOTAL_BEFORE.search(sentence[max(0, start - 8) : start]) is not None
     )
 
 
