@@ -503,7 +503,8 @@ def model_card(meta: dict[str, Any], results: dict[str, Any]) -> str:
         'the asked kind (no number for "how many", no date for "when", no person\'s name for '
         '"who is the <role>": a word jieba tags `nr` of three characters, or of two that starts '
         "with a common surname, or a Latin name; a bare 谁 wants no more than a name's length; or a quantity of another dimension than the unit asked: `50元` for "
-        "`多少分钟`, `15分钟` for `多少个`, a bare `300多` for `多少钱`, a year for `多少起`, a head count for `押金多少`, or words of the question itself: `恩平` for `恩平…在哪个体育馆`) is not an answer, unless a "
+        "`多少分钟`, `15分钟` for `多少个`, a bare `300多` for `多少钱`, a year for `多少起`, a head count for `押金多少`, a number that names (`3号楼`) for `几种`, "
+        "only shares (`98.93%`) for `多少件`, a total (`共投入资金10.7万元`) for `每人保额`, or words of the question itself: `恩平` for `恩平…在哪个体育馆`) is not an answer, unless a "
         "runner-up within 6 logits is exactly what was asked (a quantity in the unit named, a "
         "person's name) or the sentence holds one quantity of the asked kind, and only one "
         "(`1.5万亩` for `多大面积`, which the reader read only inside longer spans), or asked "
@@ -511,7 +512,9 @@ def model_card(meta: dict[str, Any], results: dict[str, Any]) -> str:
         "ends in a number keeps its unit and qualifier (`近5万人`, "
         "`200余名`), a span cut through a quotation takes what the marks enclose (`“大季存银行` -> "
         "`大季存银行，小季支日常`), and a trailing possessive `的` (`1959年的` -> `1959年`) and, asked "
-        "where, the `在` before the place are dropped; a yes/no question (`要交钱吗？`) gets no short answer but its own "
+        "where, the `在` before the place are dropped; a span ending on the one quantity in the unit asked "
+        "among several is cut to it (`21家企业提供105个` -> `105个`), and no short answer opens or ends on "
+        "punctuation (`97.34%。` -> `97.34%`); a yes/no question (`要交钱吗？`) gets no short answer but its own "
         "verb said or denied (`可以` / `不可以`), and only a sentence that says the fact it asks "
         "about answers it (`免费` for `是免费的吗？`); a choice question (`一审还是二审？`) gets the "
         "option the sentence says. Asked `除了X，…`, a span holding X is not the answer (the "
