@@ -56,39 +56,43 @@ def test_sample_questions_answered(seed_searcher: Searcher, seed_answerer) -> No
     assert answered >= 0.7 * len(rows)
 
 
-def test_follow_up(seed_searcher: Searcher, seed_answerer) -> None:
-    msgs = [
-        Message("user", "武乡县解决了多少件信访问题？"),
-        Message("assistant", "全县各级领导干部深入基层接待群众2353人次，解决信访问题375件。[1]"),
-        Message("user", "那走访了多少户？"),
-    ]
+@pytest.mark.parametrize(
+    ("first", "reply", "follow_up", "read_as", "holds"),
+    [
+        # a question word of its own: read as asked, retrieved with the question before it
+        (
+            "武乡县解决了多少件信访问题？",
+            "全县各级领导干部深入基层接待群众2353人次，解决信访问题375件。[1]",
+            "那走访了多少户？",
+            "那走访了多少户？",
+            "2150户",
+        ),
+        # no question word: read as 租金是多少？, not as the sentence's other clause
+        # (面向刚入行的骑手提供4人间价廉质优房型, which it was before)
+        ("上海普陀区骑手新家有多少套房源？", "98套房源[1]", "那租金呢？", "租金是多少？", "550元"),
+        # a pronoun for the contest the previous question was about
+        (
+            "万盛经开区那个制造业技能大赛有多少工人参加？",
+            "200余名[1]",
+            "那是哪天比的？",
+            "万盛经开区那个制造业技能大赛是哪天比的？",
+            "11月28日",
+        ),
+    ],
+)
+def test_follow_up(
+    seed_searcher: Searcher,
+    seed_answerer,
+    first: str,
+    reply: str,
+    follow_up: str,
+    read_as: str,
+    holds: str,
+) -> None:
+    msgs = [Message("user", first), Message("assistant", reply), Message("user", follow_up)]
     ans = answer_messages(seed_searcher, msgs, 3, seed_answerer)
-    assert ans.found and ans.citations[0].article.title == "“四步工作法”化解矛盾在基层"
-    assert "2150户" in ans.text
-
-
-def test_elliptical_follow_up(seed_searcher: Searcher, seed_answerer) -> None:
-    """那租金呢？ has no question word: it is read as 租金是多少？, not as the sentence's other
-    clause (面向刚入行的骑手提供4人间价廉质优房型, which it was before)."""
-    msgs = [
-        Message("user", "上海普陀区骑手新家有多少套房源？"),
-        Message("assistant", "98套房源[1]"),
-        Message("user", "那租金呢？"),
-    ]
-    ans = answer_messages(seed_searcher, msgs, 3, seed_answerer)
-    assert ans.found and ans.short_answer is not None and "550元" in ans.short_answer
-
-
-def test_pronoun_subject_follow_up(seed_searcher: Searcher, seed_answerer) -> None:
-    """那是哪天比的？ is read with the contest the previous question was about for 那."""
-    msgs = [
-        Message("user", "万盛经开区那个制造业技能大赛有多少工人参加？"),
-        Message("assistant", "200余名[1]"),
-        Message("user", "那是哪天比的？"),
-    ]
-    ans = answer_messages(seed_searcher, msgs, 3, seed_answerer)
-    assert ans.question == "万盛经开区那个制造业技能大赛是哪天比的？"
-    assert ans.found and ans.short_answer is not None and "11月28日" in ans.short_answer
+    assert ans.question == read_as
+    assert ans.found and ans.short_answer is not None and holds in ans.short_answer
 
 
 @pytest.mark.parametrize(
