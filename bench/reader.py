@@ -12,7 +12,8 @@
 4. Blind sets (``BLIND_SETS``), each 40 answerable questions and 40 near misses over the seed
    articles written by someone who had not seen the answerer's rules, after they were written;
    they choose no threshold. Found, short answer / answer text hold the gold, near misses refused.
-   The first set has been read (two colloquial fixes came from its misses); the second has not.
+   The first set has been read (two colloquial fixes came from its misses); the second and
+   third have not.
 5. Follow-ups (``FOLLOW_UP_SETS``): two-turn conversations over the seed articles whose second
    question leaves out its subject (``那县长呢？``), written from the articles' text alone.
 6. With ``--http``: `qa serve` on the seed index, /api/search against /api/chat (p50 at one
@@ -62,6 +63,8 @@ BLIND_SETS = {
     "blind": {"answerable": "fresh_questions.jsonl", "near_miss": "fresh_near_miss.jsonl"},
     # written 2026-12-07 by a helper that saw only the articles' text; not read to change anything
     "blind_2": {"answerable": "fresh_questions_2.jsonl", "near_miss": "fresh_near_miss_2.jsonl"},
+    # written 2026-12-07 (late evening), after that evening's rules; not read
+    "blind_3": {"answerable": "fresh_questions_3.jsonl", "near_miss": "fresh_near_miss_3.jsonl"},
 }
 
 # Two-turn conversations, by their key in the results. The first set was read while the rules
@@ -648,6 +651,9 @@ def model_card(meta: dict[str, Any], results: dict[str, Any]) -> str:
         "blind_2": "Second blind sets ({q} answerable, {n} near misses, "
         "`tests/data/fresh_questions_2.jsonl` and `fresh_near_miss_2.jsonl`, written on "
         "2026-12-07 from the articles' text alone and not read to change anything)",
+        "blind_3": "Third blind sets ({q} answerable, {n} near misses, "
+        "`tests/data/fresh_questions_3.jsonl` and `fresh_near_miss_3.jsonl`, written on "
+        "2026-12-07 after that day's last rules, from the articles' text alone, not read)",
     }
     follow_ups = {
         "follow_ups": "Follow-ups ({n} two-turn conversations whose second question leaves out "
