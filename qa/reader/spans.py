@@ -9,14 +9,17 @@ the first (by the reader's score) that is
   name for "who";
 - in the unit asked for, when the question names one (``多少户`` wants a span in 户);
 - not what the question sets aside (除了一树药业，…: ``excluded``), nor the deputy of the role it
-  asks about (``deputy``);
+  asks about (``deputy``), nor a total where it asks how much each one gets (``total_for_each``);
+  a number that names (3号楼) or shares alone (98.93%) answer no "how many <unit>";
 
 is the answer. When none is of the asked kind, the sentence's one quantity of the asked kind
 (``sole_quantity``: 1.5万亩) or, asked which day, its one calendar day (``sole_date``: 11月28日)
 is; failing that the reader's best stands, and the answerer does not count the sentence. A
 quantity keeps its qualifier and unit (``complete_quantity``: 近5万人, 200余名), and a span cut
 through a quotation takes what the marks enclose (``complete_quote``); a trailing possessive
-的 and, asked where, the preposition before the place are dropped (``trim_particles``).
+的 and, asked where, the preposition before the place are dropped (``trim_particles``); a span
+that ends on the one quantity in the asked unit among several is cut to it (``one_asked``), and
+no short answer opens or ends on punctuation (``trim_marks``).
 
 A yes/no question (要交钱吗？, 有没有…) has no short answer but the question's own verb said or
 denied (可以 / 不可以); otherwise the evidence sentence answers it, when it says the fact asked
