@@ -1,7 +1,9 @@
 """A conversation -> the question to answer and the query to retrieve with.
 
 A follow-up that leaves out its subject (``那租金呢？``) is retrieved together with the question
-before it, and answered as the question it stands for (``standalone``: ``租金是多少？``).
+before it, and answered as the question it stands for (``standalone``: ``租金是多少？``); one whose
+subject is a pronoun (``那是哪天比的？``) gets the previous question's subject (``with_subject``),
+and 他 / 她 after a question that asked for a name, the name answered (``named``).
 """
 
 from __future__ import annotations
