@@ -36,7 +36,6 @@ import numpy as np
 
 from qa.answer import Message, answer_messages, byline_answer
 from qa.config import ROOT, Settings
-from qa.conversation import retrieval_query
 from qa.embed import SentenceTransformerEmbedder
 from qa.evaluate import evaluate_answers, holds_gold, load_questions
 from qa.reader.answerer import Candidate, ReaderAnswerer
@@ -280,7 +279,7 @@ def conversations(
             misses.append(
                 {
                     "turns": row["turns"],
-                    "read_as": retrieval_query(msgs)[0],
+                    "read_as": ans.question,
                     "gold": row["answer"],
                     "short": ans.short_answer if ans.found else None,
                 }
