@@ -88,7 +88,12 @@ _WANTS_NUMBER = re.compile(
     r"多少|几|多大|多长|多高|多远|多久|比例|百分之|率|数量|人数|金额|价格|价钱|租金|房租|费用|第几"
 )
 _WANTS_TIME = re.compile(r"什么时候|何时|哪天|哪一天|哪年|日期|时间")
-_HAS_NUMBER = re.compile(r"\d|[一二三四五六七八九十百千万两]+[个名人家项次件户场年月日元]")
+# A number: digits, or a Chinese numeral with its measure word (四级网格, 十条规定, 两支队伍), but
+# not a measure word said twice (一盏盏, 一个个: "one after another", no count).
+_HAS_NUMBER = re.compile(
+    r"\d|[一二三四五六七八九十百千万两]+"
+    r"([个名人家项次件户场年月日元级条支位种类座所批届期台辆套张篇首间块盏吨亩岁倍])(?!\1)"
+)
 _HAS_DATE = re.compile(r"\d+月\d+日|\d{4}年|今年|去年|近日|日前")
 
 

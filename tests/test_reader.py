@@ -884,6 +884,18 @@ class TestAnswerer:
         s, e = ans.citations[0].evidence_span or (0, 0)
         assert "群眾滿意率" in a.text[s:e] and "群眾滿意率" in ans.text
 
+    def test_a_chinese_numeral_with_its_measure_word_is_a_number(self) -> None:
+        """The cheap prior credits a "how many" question's sentence for a count written in Chinese
+        numerals with any measure word (四级, 十条, 两支), not for a measure word said twice."""
+        from qa.answer import answer_type_bonus
+
+        asked = "康城镇的网格一共分几级？"
+        assert answer_type_bonus(asked, "持续抓好网格划分、网格员选派工作，形成四级网格。") > 0
+        assert answer_type_bonus("定了几条规定？", "全面实施“十条规定”。") > 0
+        assert answer_type_bonus("有几支队伍？", "两支队伍参赛。") > 0
+        assert answer_type_bonus("路灯一共花了多少钱？", "道路安装上了一盏盏崭新的路灯。") == 0
+        assert answer_type_bonus("康城镇的网格叫什么？", "形成四级网格。") == 0  # not asked
+
     def test_candidates_are_bounded(self) -> None:
         hits = [_hit(i) for i in range(3)]
         assert 0 < len(candidates("嘉禾县满意率", hits, limit=2)) <= 2
