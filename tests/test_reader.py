@@ -15,7 +15,7 @@ import pytest
 from conftest import ARTICLES, FakeReader
 
 from qa.config import Settings
-from qa.models import Hit, Passage
+from qa.models import Article, Hit, Passage
 from qa.reader import model as reader_model
 from qa.reader.answerer import NEAR_MISS, ReaderAnswerer, candidates, load_answerer
 from qa.reader.data import QAItem, build_examples, doc_split, load_squad
@@ -549,6 +549,42 @@ class TestSpans:
         assert one_asked("搞了多少次直播培训？", t, a, b) == (a, b)
         a, b = s.index("21家"), s.index("就业")
         assert one_asked("招聘会情况怎么样？", s, a, b) == (a, b)
+
+    def test_a_count_in_another_unit_than_the_one_asked(self) -> None:
+        from qa.reader.spans import in_asked_unit
+
+        assert not in_asked_unit("今年恩平篮球赛有几支队伍参赛？", "红、蓝两队")
+        assert in_asked_unit("今年恩平篮球赛有几支队伍参赛？", "16支")
+        # a unit of the same kind, any count for 几个, no unit asked, no number, "which ones"
+        assert in_asked_unit("大概多少名调解员参加了培训？", "近300人")
+        assert in_asked_unit("武强县有几个劳动关系监测点？", "4家")
+        assert in_asked_unit("有多少队伍参赛？", "红、蓝两队")
+        assert in_asked_unit("有几支队伍参赛？", "红队和蓝队")
+        assert in_asked_unit("培训班是哪几天办的？", "10月24日～26日")
+
+    def test_reading_goes_on_past_a_count_in_another_unit(self) -> None:
+        """A sure reading that counts in another unit than the asked one does not end the
+        reading: the sentence that counts in the asked unit is read, and ranks first."""
+
+        class Teams(FakeReader):
+            runs = 0
+
+            def read(self, question, sentences, contexts=None):  # type: ignore[no-untyped-def]
+                self.runs += len(sentences)
+                out = []
+                for s in sentences:
+                    at = s.find("两队") if "两队" in s else s.find("16支")
+                    out.append(Reading(0.6 if "两队" in s else 0.9, at, at + 3 if at >= 0 else 0))
+                return out
+
+        text = "今年篮球赛参赛的红、蓝两队开展激烈角逐。比赛进行的两个多月里，16支队伍角逐。"
+        a = Article("a-1", "恩平篮球赛", text, "hoops.txt")
+        hit = Hit(Passage("p-1", a.id, 0, text, 0, len(text)), a, 1.0, dense_score=0.9)
+        reader = Teams()
+        question = "今年篮球赛有几支队伍参赛？"
+        assert candidates(question, [hit])[0].text.startswith("今年")  # read first
+        ans = ReaderAnswerer(reader, threshold=0.1).answer(question, [hit])  # type: ignore[arg-type]
+        assert reader.runs == 2 and ans.short_answer == "16支"
 
     def test_asked_in_english_wants_latin_letters(self) -> None:
         from qa.reader.spans import span_fits

@@ -44,7 +44,7 @@ from qa.models import Answer, Hit
 from qa.reader.data import MAX_UNIT_CHARS
 from qa.reader.model import DEFAULT_BUNDLE, Reader, Reading, answer_confidence, left_context
 from qa.reader.names import foreign_articles
-from qa.reader.spans import ends_period, fits_in, other_year, says_asked
+from qa.reader.spans import ends_period, fits_in, in_asked_unit, other_year, says_asked
 from qa.search import Searcher
 from qa.text import reading_spans
 from qa.tokens import simplified_aligned, tagged, tokenize
@@ -201,6 +201,7 @@ class ReaderAnswerer:
                 and self.confidence(best) >= self.threshold
                 and self._fits(question, best)
                 and self._preferred(question, best)  # else a preferred one may follow
+                and self._counted_as_asked(question, best)
                 and self._settled(best, cands[done])
             ):
                 break
@@ -301,6 +302,13 @@ class ReaderAnswerer:
         if c.reading is None:
             return True
         return ends_period(question, c.text, c.reading.start, c.reading.end)
+
+    @staticmethod
+    def _counted_as_asked(question: str, c: Candidate) -> bool:
+        """Reading goes on past an answer that counts in another unit than the one asked
+        (``红、蓝两队`` for 几支队伍), in case a later sentence counts in it (``16支队伍``); the
+        ranking then decides between them."""
+        return c.reading is None or in_asked_unit(question, c.reading.text(c.text))
 
     def decision(self, question: str, ranked: Sequence[Candidate]) -> float:
         """What "found" is decided on: the best reading's confidence (``confidence``), or 0 when
