@@ -485,11 +485,13 @@ def model_card(meta: dict[str, Any], results: dict[str, Any]) -> str:
         what_it_is(meta),
         "",
         "**How the service uses it.** The six most promising sentences of the top three passages "
-        "(shared words, answer type, passage rank) are read one at a time in that order, each in "
+        "(shared words, answer type: a number, digits or a Chinese numeral with its measure "
+        'word, for "how many"; passage rank) are read one at a time in that order, each in '
         "its own ONNX run (int8 activation scales are set per run: a sentence has one reading, "
         "whatever it is read with), until the best reading so far ranks at least the stop "
         "margin (0.5) + 0.5 x the next sentence's prior, or its sentence's prior leads every "
-        "unread one's by 0.1 "
+        "unread one's by 0.1, and it is of the asked kind and counts in the asked unit or one "
+        "of its kind (`红、蓝两队` for `几支队伍` reads on) "
         f"({results.get('seed_answers', {}).get('sentences_read', '?')} sentences a seed question "
         "on average); when the best "
         "confidence clears the threshold the answer is read from the sentence ranked first by "

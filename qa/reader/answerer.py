@@ -8,7 +8,8 @@
    passage rank) and the best ``READ_CANDIDATES`` are read one at a time in that order, until no
    unread sentence could outrank the best reading so far (``STOP_MARGIN``) or the best reading's
    sentence leads every unread one by the prior (``PRIOR_LEAD``). Most answerable questions stop
-   after one or two sentences; near misses read all six.
+   after one or two sentences; near misses read all six. A reading that counts in another unit
+   than the asked one (红、蓝两队 for 几支队伍) ends nothing (``qa.reader.spans.in_asked_unit``).
 3. Readings whose short answer is not of the asked kind (a number for "how many", a date for
    "when") are set aside, and so are sentences of an article that leaves out a name the question
    asks about while another retrieved article is about it (``qa.reader.names``). When the best remaining sentence's probability clears the threshold calibrated on held-out seed

@@ -19,7 +19,8 @@ quantity keeps its qualifier and unit (``complete_quantity``: 近5万人, 200余
 through a quotation takes what the marks enclose (``complete_quote``); a trailing possessive
 的 and, asked where, the preposition before the place are dropped (``trim_particles``); a span
 that ends on the one quantity in the asked unit among several is cut to it (``one_asked``), and
-no short answer opens or ends on punctuation (``trim_marks``).
+no short answer opens or ends on punctuation (``trim_marks``). A span that counts in another
+unit than the asked one (红、蓝两队 for 几支队伍: ``in_asked_unit``) does not end the reading.
 
 A yes/no question (要交钱吗？, 有没有…) has no short answer but the question's own verb said or
 denied (可以 / 不可以); otherwise the evidence sentence answers it, when it says the fact asked
