@@ -561,6 +561,7 @@ class TestSpans:
         assert in_asked_unit("有多少队伍参赛？", "红、蓝两队")
         assert in_asked_unit("有几支队伍参赛？", "红队和蓝队")
         assert in_asked_unit("培训班是哪几天办的？", "10月24日～26日")
+        assert in_asked_unit("公寓有多少套房源？", "98")
 
     def test_reading_goes_on_past_a_count_in_another_unit(self) -> None:
         """A sure reading that counts in another unit than the asked one does not end the

@@ -491,7 +491,8 @@ _QUANTITY = re.compile(
 )
 _QUANTITY_END = re.compile(r"[\d一二三四五六七八九十百千万亿两]$")
 _QUANTITY_START = re.compile(r"^[\d一二三四五六七八九十两百千万亿]")
-_ANY_NUMBER = re.compile(r"[\d０-９一二三四五六七八九十两百千万亿]")
+# A numeral with a word after it (两队, 16支, 4家): a count in some unit; a bare 98 says none
+_COUNTED_IN = re.compile(r"[\d０-９一二三四五六七八九十两百千万亿](?:余|多)?[\u4e00-\u9fff]")
 # The unit a question names after 多少 / 几 (多少户, 几家企业, 多少人次); money asked as 多少钱
 _ASKED = re.compile(r"(?:多少|几)(" + "|".join(sorted(_MEASURES, key=len, reverse=True)) + r"|钱)")
 _MONEY = ("元", "万元", "亿元", "千元")
@@ -529,14 +530,14 @@ def in_asked_unit(question: str, span: str) -> bool:
     """Whether a span that counts does so in the unit the question names or one of its kind
     (``qa.reader.spans._DIMENSIONS``; any count for 几个): False for ``红、蓝两队`` asked 几支队伍
     (a count in 队), True for ``16支``, for any span of a question that names no unit or asks a
-    time, and for a span with no number. Not a test of fitting (CMRC 2018
+    time, and for a span with no number or a bare one (98). Not a test of fitting (CMRC 2018
     / DRCD answer 多少个球队 with ``13 队``): reading goes on past such a span
     (``qa.reader.answerer``), so that a sentence with the count in the asked unit is read."""
     units = asked_unit(question)
     # 哪几天 / 哪几个站点 ask which, not how many
     if not units or "哪几" in question or _ASKS_TIME.search(question):
         return True
-    if not _ANY_NUMBER.search(span):
+    if not _COUNTED_IN.search(span):
         return True
     if "个" in units:  # 几个 asks for any count: 4家, 147个, 639人
         units = (*units, *_DIMENSIONS["count"], *_DIMENSIONS["people"])
