@@ -587,6 +587,22 @@ class TestSpans:
         ans = ReaderAnswerer(reader, threshold=0.1).answer(question, [hit])  # type: ignore[arg-type]
         assert reader.runs == 2 and ans.short_answer == "16支"
 
+    def test_respectively_the_value_of_the_item_asked(self) -> None:
+        from qa.reader.spans import choose, respectively
+
+        s = "截至目前，全县信访事项一次性化解率和群众满意率分别达到98.93%和99.67%。"
+        a, b = s.index("98.93"), s.index("。")
+        assert s[slice(*respectively("嘉禾县的满意率有多高？", s, a, b))] == "99.67%"
+        assert s[slice(*respectively("一次性化解率是多少？", s, a, b))] == "98.93%"
+        assert choose("嘉禾县的满意率有多高？", s, Reading(0.9, a, b, 9.0)).text(s) == "99.67%"
+        # both items asked, or neither named more than the other: the span stands
+        assert respectively("两个率分别是多少？", s, a, b) == (a, b)
+        # no 分别 before the span, or as many values as items is not what the span holds
+        t = "化解率和满意率达到98.93%和99.67%。"
+        c, d = t.index("98.93"), t.index("。")
+        assert respectively("满意率有多高？", t, c, d) == (c, d)
+        assert respectively("满意率有多高？", s, a, s.index("和99")) == (a, s.index("和99"))
+
     def test_asked_in_english_wants_latin_letters(self) -> None:
         from qa.reader.spans import span_fits
 
