@@ -595,8 +595,15 @@ class TestSpans:
         assert s[slice(*respectively("嘉禾县的满意率有多高？", s, a, b))] == "99.67%"
         assert s[slice(*respectively("一次性化解率是多少？", s, a, b))] == "98.93%"
         assert choose("嘉禾县的满意率有多高？", s, Reading(0.9, a, b, 9.0)).text(s) == "99.67%"
+        assert s[slice(*respectively("信访满意度是多少？", s, a, b))] == "99.67%"  # by 满意
         # both items asked, or neither named more than the other: the span stands
         assert respectively("两个率分别是多少？", s, a, b) == (a, b)
+        assert respectively("嘉禾县信访工作怎么样？", s, a, b) == (a, b)  # 信访 is both rates'
+        # the list's head after the last item (的象征物) is every item's
+        u = "而校徽内，代表「纯洁」和「仁爱」的象征物分别是百合花和玫瑰花。"
+        c, d = u.index("百合花"), u.index("。")
+        assert u[slice(*respectively("校徽里象征着纯洁的是什么？", u, c, d))] == "百合花"
+        assert u[slice(*respectively("校徽里象征仁爱的是什么？", u, c, d))] == "玫瑰花"
         # no 分别 before the span, or as many values as items is not what the span holds
         t = "化解率和满意率达到98.93%和99.67%。"
         c, d = t.index("98.93"), t.index("。")

@@ -552,6 +552,7 @@ def in_asked_unit(question: str, span: str) -> bool:
 _LIST_SEP = re.compile(r"以及|[和与及、]")
 _LIST_ITEM = re.compile(r"[^和与及、]+")
 _CLAUSE_ENDS = "，。；：！？,;:"
+_ADVERBS = "则也都均还又"  # 阿信及怪兽则分别因…: 怪兽 is the item
 
 
 def _shared_run(a: str, b: str) -> int:
@@ -567,8 +568,9 @@ def _shared_run(a: str, b: str) -> int:
 def respectively(question: str, sentence: str, start: int, end: int) -> tuple[int, int]:
     """A span listing the values of a "respectively" clause, cut to the one of the item the
     question asks about: ``98.93%和99.67%`` of ``一次性化解率和群众满意率分别达到98.93%和99.67%`` is
-    ``99.67%`` asked about 满意率. The item is the one that shares the longest run of characters
-    with the question, by two or more over every other; any other span as it is. None of the 58
+    ``99.67%`` asked about 满意率 or 满意度. The item is the one whose last word shares the longest
+    run of characters with the question (two or more, longer than every other item's); any other
+    span as it is. None of the 58
     CMRC 2018 / DRCD gold answers that follow a 分别 in their clause is cut."""
     k = sentence.rfind("分别", 0, start + 1)
     if k < 0 or any(c in sentence[k:start] for c in _CLAUSE_ENDS):
@@ -580,11 +582,25 @@ def respectively(question: str, sentence: str, start: int, end: int) -> tuple[in
     values = [m.span() for m in _LIST_ITEM.finditer(sentence, start, end)]
     if len(items) < 2 or len(values) != len(items):
         return start, end
-    shared = [_shared_run(x, question) for x in items]
+    # the list's own head after the last item is every item's (代表「纯洁」和「仁爱」的象征物)
+    items[-1] = items[-1].rpartition("的")[0] or items[-1]
+    # by the item's last word (化解率 / 满意率: 满意度 asks the second); its modifiers are often
+    # the other items' too by ellipsis (全县信访事项 of both rates)
+    shared = [_shared_run(_last_word(x), question) for x in items]
     best = max(shared)
-    if best < 2 or sorted(shared)[-2] > best - 2:
+    if best < 2 or sorted(shared)[-2] >= best:
         return start, end
     return values[shared.index(best)]
+
+
+def _last_word(text: str) -> str:
+    """The item's last word, with the one before it when it is a single character (化解 率),
+    without quotation marks and the adverbs a subject takes (怪兽则)."""
+    bare = _PUNCTUATION.sub("", text).strip("「」『』").rstrip(_ADVERBS)
+    words = [w for w, _ in tagged(bare.replace("「", "").replace("」", "")) if w.strip()]
+    if len(words) >= 2 and len(words[-1]) == 1:
+        return words[-2] + words[-1]
+    return words[-1] if words else text
 
 
 def one_asked(question: str, sentence: str, start: int, end: int) -> tuple[int, int]:
