@@ -1067,6 +1067,14 @@ def test_names_a_question_asks_about_and_where_articles_mention_them() -> None:
     assert foreign_articles("杭州的骑手公寓月租多少？", [beijing, wuqiang]) == [True, True]
     # traditional questions and articles are matched in simplified script
     assert foreign_articles("武強縣總工會聘了多少名調解員？", [beijing, "武強縣"]) == [True, False]
+    # a person jieba's dictionary has never seen: one mention makes an article about them
+    longkou = "龙口市总工会\n华电龙口发电有限公司高级技师张峰榜上有名。"
+    mudanjiang = "牡丹江短视频大赛\n评选出最佳创意奖、最佳拍摄奖。"
+    assert foreign_articles("张峰拿了什么奖？", [mudanjiang, longkou]) == [True, False]
+    # ... but jieba may glue the next character to a name (杜拜曾 of 杜拜曾於1973年): an article
+    # that names its first two characters may be about it
+    once, often = "杜拜曾是贸易港。", "杜拜与其他酋长国开始使用共同货币。"
+    assert foreign_articles("杜拜曾於1973年開始使用哪一種貨幣?", [once, often]) == [False, False]
 
 
 def test_what_the_question_sets_aside_or_a_deputy_does_not_answer() -> None:
