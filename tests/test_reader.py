@@ -956,6 +956,19 @@ class TestAnswerer:
         assert answer_type_bonus("路灯一共花了多少钱？", "道路安装上了一盏盏崭新的路灯。") == 0
         assert answer_type_bonus("康城镇的网格叫什么？", "形成四级网格。") == 0  # not asked
 
+    def test_a_person_the_articles_name_is_on_topic(self) -> None:
+        """Few shared words and no close passage, but the question names a person a retrieved
+        article names: on topic (read, not refused as off-topic); a name no article has is not."""
+        from qa.answer import is_relevant
+
+        text = "在鲁班街道茅世原酿酒集团的包装车间内，山水社区居民梅桂敏正认真做着包材工作。"
+        a = Article("a-2", "“家门口”就业托起搬迁群众幸福生活", text, "jobs.txt")
+        hit = Hit(Passage("p-2", a.id, 0, text, 0, len(text)), a, 1.0, dense_score=0.5)
+        answerer = ReaderAnswerer(FakeReader())  # type: ignore[arg-type]
+        question = "梅桂敏在哪家公司上班？"
+        assert not is_relevant(question, [hit]) and answerer.on_topic(question, [hit])
+        assert not answerer.on_topic("梅西在哪家俱乐部踢球？", [hit])
+
     def test_candidates_are_bounded(self) -> None:
         hits = [_hit(i) for i in range(3)]
         assert 0 < len(candidates("嘉禾县满意率", hits, limit=2)) <= 2

@@ -44,7 +44,7 @@ from qa.config import Settings
 from qa.models import Answer, Hit
 from qa.reader.data import MAX_UNIT_CHARS
 from qa.reader.model import DEFAULT_BUNDLE, Reader, Reading, answer_confidence, left_context
-from qa.reader.names import foreign_articles
+from qa.reader.names import asked_people, foreign_articles
 from qa.reader.spans import ends_period, fits_in, in_asked_unit, other_year, says_asked
 from qa.search import Searcher
 from qa.text import reading_spans
@@ -237,9 +237,18 @@ class ReaderAnswerer:
         return not c.foreign, cls._rank(c)
 
     def on_topic(self, question: str, hits: Sequence[Hit]) -> bool:
-        """The retrieval gate (``is_relevant``: the question's words or a close passage), or a
-        contrast with everyday off-topic questions of at least ``SURE_ON_TOPIC``."""
+        """The retrieval gate (``is_relevant``: the question's words or a close passage), a
+        person the question names that a retrieved article names too (``梅桂敏在哪家公司上班？``:
+        a name jieba's dictionary has never seen, ``asked_people``), or a contrast with everyday
+        off-topic questions of at least ``SURE_ON_TOPIC``."""
         if is_relevant(question, hits):
+            return True
+        people = asked_people(question)
+        if people and any(
+            p in simplified_aligned(f"{h.article.title}\n{h.article.text}")
+            for h in hits
+            for p in people
+        ):
             return True
         return (
             bool(hits)
