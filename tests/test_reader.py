@@ -587,6 +587,19 @@ class TestSpans:
         ans = ReaderAnswerer(reader, threshold=0.1).answer(question, [hit])  # type: ignore[arg-type]
         assert reader.runs == 2 and ans.short_answer == "16支"
 
+    def test_how_many_of_what_is_the_noun_phrases_head(self) -> None:
+        from qa.reader.spans import counts_things, span_fits
+
+        # people: the head of the noun phrase after 多少个 (劳模, 特派员, 孩子), not its modifiers
+        assert not counts_things("龙口有多少个省级以上劳模？")
+        assert span_fits("龙口有多少个省级以上劳模？", "24人")
+        assert not counts_things("双龙航空港派了多少个科技特派员下企业？")
+        assert not counts_things("有几个人参加了比赛？")
+        # things, whatever words of people stand before the head (劳动者 of 站点)
+        assert counts_things("乌鲁木齐建了多少个工会户外劳动者服务站点？")
+        assert not span_fits("这次厨艺大赛北京队拿了几个金奖？", "10名")
+        assert counts_things("阿拉巴马州州内有几个国家森林?")  # not 家, a household
+
     def test_respectively_the_value_of_the_item_asked(self) -> None:
         from qa.reader.spans import choose, respectively
 

@@ -401,13 +401,35 @@ def total_for_each(question: str, sentence: str, start: int) -> bool:
 # the 54 CMRC 2018 / DRCD questions asking 几个 / 多少个 of something, none whose noun is not a
 # person has a gold answer counted in people.
 _COUNTS_OF = re.compile(r"(?:多少|几)个([\u4e00-\u9fff]{2,4})")
-_PERSON_NOUN = re.compile(r"[人员者工手生师士户民家]|孩子|群众|儿童|子女|代表|嘉宾|观众|信徒|官兵")
+_PERSON_NOUN = re.compile(
+    r"[人员者工手生师士户民家]|孩子|群众|儿童|子女|代表|嘉宾|观众|信徒|官兵|劳模|模范|干部"
+)
+# the words of a noun phrase (jieba's flags): nouns, places, adjectives, idioms, 非, 以上
+_NOUN_PHRASE = ("n", "s", "b", "a", "i", "j", "l", "h", "f", "vn")
 
 
 def counts_things(question: str) -> bool:
-    """Whether the question asks how many of something that is not people (几个金奖)."""
+    """Whether the question asks how many of something that is not people (几个金奖): the head
+    of the noun phrase after 几个 / 多少个, its last noun (省级以上劳模 -> 劳模, 工会户外劳动者服务站点
+    -> 站点), or when jieba finds none, its first characters."""
     m = _COUNTS_OF.search(question)
-    return m is not None and not _PERSON_NOUN.search(m.group(1))
+    if m is None:
+        return False
+    head = _counted_head(question[m.start(1) :])
+    return not _PERSON_NOUN.search(head or m.group(1))
+
+
+@lru_cache(maxsize=1024)
+def _counted_head(rest: str) -> str | None:
+    head = None
+    for word, flag in tagged(rest):
+        if not flag.startswith(_NOUN_PHRASE):
+            break
+        if flag.startswith("f") and head is not None:  # 特派员 下 企业: a verb's direction
+            break
+        if flag.startswith(("n", "s", "i", "j", "l", "vn")):
+            head = word
+    return head
 
 
 def asks_person(question: str) -> bool:
