@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from itertools import accumulate
 from typing import Literal
 
-from qa.tokens import simplified_aligned, tagged
+from qa.tokens import dictionary_frequency, simplified_aligned, tagged
 
 # How many messages of a conversation are considered (the bound on history).
 HISTORY_MESSAGES = 6
@@ -73,17 +73,31 @@ def named(question: str, previous: str, reply: str) -> str:
     """A follow-up about the person the last answer named, with the name for 他 / 她: asked
     乌鲁木齐报道里那位环卫工人叫什么？ and answered 郭信娃, 他是在哪个社区歇脚的？ is read as
     郭信娃是在哪个社区歇脚的？. The name is the reply's first line (the short answer, bold in the
-    chat front-ends' markdown) when the previous question asked for a name; else the question
-    comes back as it is."""
-    first = reply.strip().split("\n", 1)[0].strip().strip("*").strip()
+    chat front-ends' markdown) when the previous question asked for a name, or the one person the
+    previous question names (张峰是哪个公司的？ then 他是什么职务？: 张峰是什么职务？); else the
+    question comes back as it is."""
     m = _HE_OR_SHE.match(question.strip())
-    if (
-        m is None
-        or not _ASKS_NAME.search(simplified_aligned(previous))
-        or not _NAME.fullmatch(first)
-    ):
+    if m is None:
         return question
-    return first + question.strip()[m.end() :]
+    first = reply.strip().split("\n", 1)[0].strip().strip("*").strip()
+    if _ASKS_NAME.search(simplified_aligned(previous)):
+        name = first if _NAME.fullmatch(first) else None
+    else:
+        people = _people(previous)
+        name = people[0] if len(people) == 1 else None
+    return question if name is None else name + question.strip()[m.end() :]
+
+
+def _people(text: str) -> list[str]:
+    """The people a question names: words jieba tags a person's name that its dictionary has
+    never seen (张峰; not a name as common as a word)."""
+    return list(
+        dict.fromkeys(
+            w
+            for w, flag in tagged(simplified_aligned(text))
+            if flag == "nr" and 2 <= len(w) <= 4 and dictionary_frequency(w) == 0
+        )
+    )
 
 
 # A follow-up that is only what it asks about (那租金呢？, 副主席呢？, 去年呢？): no question word

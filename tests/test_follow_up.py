@@ -84,6 +84,10 @@ def test_he_or_she_is_the_person_the_last_answer_named() -> None:
     long = "资料中没有找到这个问题的答案。"
     assert named("他是哪年入职的？", "那位骑手叫什么？", long) == "他是哪年入职的？"
     assert named("他们是哪年入职的？", "那位骑手叫什么？", "纵波") == "他们是哪年入职的？"
+    # the one person the previous question names, when it asked for no name
+    company = "华电龙口发电有限公司\n\n……"
+    assert named("他是什么职务？", "张峰是哪个公司的？", company) == "张峰是什么职务？"
+    assert named("他是什么职务？", "张峰和刘伟是哪个公司的？", company) == "他是什么职务？"
     msgs = [
         Message("user", asked),
         Message("assistant", "**郭信娃**\n\n环卫工人郭信娃说……[1]"),
