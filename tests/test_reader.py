@@ -600,6 +600,17 @@ class TestSpans:
         assert not span_fits("这次厨艺大赛北京队拿了几个金奖？", "10名")
         assert counts_things("阿拉巴马州州内有几个国家森林?")  # not 家, a household
 
+    def test_which_day_is_the_day(self) -> None:
+        from qa.reader.spans import the_day
+
+        s = "据了解，10月24日～26日，由北京市总工会权益工作部主办的培训班举办。"
+        day = s.index("10月"), s.index("，由")
+        assert the_day("培训班是哪天办的？", s, day[0], s.index("。")) == day  # cut to the day
+        assert the_day("培训班是哪天办的？", s, day[0], s.index("～")) == day  # its range's end
+        assert the_day("培训班是谁办的？", s, day[0], s.index("。")) == (day[0], s.index("。"))
+        t = "11月28日晚，招聘会举行。"
+        assert the_day("招聘会是哪天？", t, 0, 7) == (0, 7)  # a word beside the day stays
+
     def test_respectively_the_value_of_the_item_asked(self) -> None:
         from qa.reader.spans import choose, respectively
 

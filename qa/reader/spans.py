@@ -21,7 +21,8 @@ through a quotation takes what the marks enclose (``complete_quote``); a trailin
 that ends on the one quantity in the asked unit among several is cut to it (``one_asked``), and
 no short answer opens or ends on punctuation (``trim_marks``). The values of a "respectively"
 clause (化解率和满意率分别达到98.93%和99.67%) are cut to the one of the item asked about
-(``respectively``: 99.67% for 满意率). A span that counts in another
+(``respectively``: 99.67% for 满意率), and asked which day, a long span to its one day
+(``the_day``). A span that counts in another
 unit than the asked one (红、蓝两队 for 几支队伍: ``in_asked_unit``) does not end the reading.
 
 A yes/no question (要交钱吗？, 有没有…) has no short answer but the question's own verb said or
@@ -651,9 +652,27 @@ def sole_quantity(question: str, sentence: str) -> tuple[int, int] | None:
 
 # A day of the calendar, with its year and the end of a range when they are given: 11月28日,
 # 2023年11月28日, 10月24日～26日.
+MAX_DAY_EXTRA = 4  # characters beside the day a "which day" answer keeps
 _DAY_DATE = re.compile(
     r"(?:\d{4}年)?" + _MONTH_DAY + r"(?:\s*[～~至到—-]\s*(?:\d{1,2}月)?\d{1,2}[日号])?"
 )
+
+
+def the_day(question: str, sentence: str, start: int, end: int) -> tuple[int, int]:
+    """Asked which day, a span that holds one calendar day among more than a few other words is
+    cut to it (``10月24日～26日，由北京市总工会…主办的…培训班举办`` -> ``10月24日～26日``); a day
+    with a word or two (11月28日晚) stays, and one cut short gets its range's end (``10月24日``
+    -> ``10月24日～26日``)."""
+    if not _ASKS_DAY.search(question):
+        return start, end
+    days = [m for m in _DAY_DATE.finditer(sentence) if m.start() < end and m.end() > start]
+    if len(days) != 1:
+        return start, end
+    s, e = days[0].span()
+    if (end - start) - (min(end, e) - max(start, s)) > MAX_DAY_EXTRA:
+        return s, e
+    # a day cut short keeps its range's end (10月24日 of 10月24日～26日)
+    return start, max(end, e)
 
 
 def sole_date(question: str, sentence: str) -> tuple[int, int] | None:
@@ -978,6 +997,7 @@ def _choose(question: str, sentence: str, reading: Reading) -> Reading:
         options = exact
     *_, s, e, score = min(options)
     s, e = respectively(question, sentence, *one_asked(question, sentence, s, e))
+    s, e = the_day(question, sentence, s, e)
     s, e = trim_particles(question, sentence, s, e)
     if (s, e) == (reading.start, reading.end):
         return reading
