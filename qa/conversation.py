@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from itertools import accumulate
 from typing import Literal
 
-from qa.tokens import dictionary_frequency, simplified_aligned, tagged
+from qa.tokens import simplified_aligned, tagged, unknown_people
 
 # How many messages of a conversation are considered (the bound on history).
 HISTORY_MESSAGES = 6
@@ -83,21 +83,9 @@ def named(question: str, previous: str, reply: str) -> str:
     if _ASKS_NAME.search(simplified_aligned(previous)):
         name = first if _NAME.fullmatch(first) else None
     else:
-        people = _people(previous)
+        people = unknown_people(previous)
         name = people[0] if len(people) == 1 else None
     return question if name is None else name + question.strip()[m.end() :]
-
-
-def _people(text: str) -> list[str]:
-    """The people a question names: words jieba tags a person's name that its dictionary has
-    never seen (张峰; not a name as common as a word)."""
-    return list(
-        dict.fromkeys(
-            w
-            for w, flag in tagged(simplified_aligned(text))
-            if flag == "nr" and 2 <= len(w) <= 4 and dictionary_frequency(w) == 0
-        )
-    )
 
 
 # A follow-up that is only what it asks about (那租金呢？, 副主席呢？, 去年呢？): no question word

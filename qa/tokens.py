@@ -270,3 +270,15 @@ def _tags(text: str) -> tuple[tuple[str, str], ...]:
 def dictionary_frequency(word: str) -> int:
     """How often jieba's dictionary has seen ``word`` (0 for a word only its HMM finds: 尚家沟)."""
     return int(_jieba().FREQ.get(word) or 0)
+
+
+@lru_cache(maxsize=4096)
+def unknown_people(text: str) -> tuple[str, ...]:
+    """The people a text names that jieba's dictionary has never seen (张峰, 梅桂敏: words it
+    tags a person's name, two to four characters, of frequency 0), in simplified script."""
+    out = (
+        w
+        for w, flag in tagged(simplified_aligned(text))
+        if flag == "nr" and 2 <= len(w) <= 4 and dictionary_frequency(w) == 0
+    )
+    return tuple(dict.fromkeys(out))

@@ -35,7 +35,7 @@ import re
 from collections.abc import Sequence
 from functools import lru_cache
 
-from qa.tokens import dictionary_frequency, simplified_aligned, tagged
+from qa.tokens import dictionary_frequency, simplified_aligned, tagged, unknown_people
 
 NAME_FLAGS = ("ns", "nr", "nt", "nz")
 # jieba's dictionary frequency from which a "name" is an everyday word: 城市 25,084, 东西 18,877,
@@ -79,15 +79,10 @@ def _salient(text: str, name: str, person: bool = False) -> bool:
     return name in title or body.count(name) >= (1 if person else SALIENT)
 
 
-@lru_cache(maxsize=4096)
 def asked_people(question: str) -> frozenset[str]:
     """The question's names of people jieba's dictionary has never seen (张峰, 梅桂敏): one
     mention makes an article about them."""
-    return frozenset(
-        w
-        for w, flag in tagged(simplified_aligned(question))
-        if flag == "nr" and len(w) >= 2 and dictionary_frequency(w) == 0
-    )
+    return frozenset(unknown_people(question))
 
 
 @lru_cache(maxsize=4096)
@@ -111,8 +106,9 @@ def asked_places(question: str) -> tuple[str, ...]:
 
 def foreign_articles(question: str, articles: Sequence[str]) -> list[bool]:
     """For each article (its title, a newline, its text): whether it leaves out a name of the
-    question that another of the ``articles`` names in its title or ``SALIENT`` times; all of
-    them when the question names a well-known place that none of them mentions."""
+    question that another of the ``articles`` names in its title or ``SALIENT`` times (once, a
+    person jieba's dictionary has never seen); all of them when the question names a well-known
+    place that none of them mentions."""
     texts = [simplified_aligned(t) for t in articles]
     for place in asked_places(question):
         if not any(mentions(t, place) for t in texts):

@@ -22,8 +22,8 @@ that ends on the one quantity in the asked unit among several is cut to it (``on
 no short answer opens or ends on punctuation (``trim_marks``). The values of a "respectively"
 clause (化解率和满意率分别达到98.93%和99.67%) are cut to the one of the item asked about
 (``respectively``: 99.67% for 满意率), and asked which day, a long span to its one day
-(``the_day``). A span that counts in another
-unit than the asked one (红、蓝两队 for 几支队伍: ``in_asked_unit``) does not end the reading.
+(``the_day``). A span that counts in another unit than the asked one (红、蓝两队 for 几支队伍:
+``in_asked_unit``) does not end the reading.
 
 A yes/no question (要交钱吗？, 有没有…) has no short answer but the question's own verb said or
 denied (可以 / 不可以); otherwise the evidence sentence answers it, when it says the fact asked
@@ -555,9 +555,9 @@ def in_asked_unit(question: str, span: str) -> bool:
     """Whether a span that counts does so in the unit the question names or one of its kind
     (``qa.reader.spans._DIMENSIONS``; any count for 几个): False for ``红、蓝两队`` asked 几支队伍
     (a count in 队), True for ``16支``, for any span of a question that names no unit or asks a
-    time, and for a span with no number or a bare one (98). Not a test of fitting (CMRC 2018
-    / DRCD answer 多少个球队 with ``13 队``): reading goes on past such a span
-    (``qa.reader.answerer``), so that a sentence with the count in the asked unit is read."""
+    time, and for a span with no number or a bare one (98). Not a test of fitting (CMRC 2018 /
+    DRCD answer 多少个球队 with ``13 队``): reading goes on past such a span (``qa.reader.answerer``),
+    so that a sentence with the count in the asked unit is read."""
     units = asked_unit(question)
     # 哪几天 / 哪几个站点 ask which, not how many
     if not units or "哪几" in question or _ASKS_TIME.search(question):
@@ -593,8 +593,8 @@ def respectively(question: str, sentence: str, start: int, end: int) -> tuple[in
     question asks about: ``98.93%和99.67%`` of ``一次性化解率和群众满意率分别达到98.93%和99.67%`` is
     ``99.67%`` asked about 满意率 or 满意度. The item is the one whose last word shares the longest
     run of characters with the question (two or more, longer than every other item's); any other
-    span as it is. None of the 58
-    CMRC 2018 / DRCD gold answers that follow a 分别 in their clause is cut."""
+    span as it is. None of the 58 CMRC 2018 / DRCD gold answers that follow a 分别 in their
+    clause is cut."""
     k = sentence.rfind("分别", 0, start + 1)
     if k < 0 or any(c in sentence[k:start] for c in _CLAUSE_ENDS):
         return start, end
