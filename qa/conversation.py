@@ -166,6 +166,20 @@ def _with_aspect(tags: list[tuple[str, str]]) -> list[tuple[str, str]]:
     return out
 
 
+# jieba tags many places as something else (龙口 n, 隆回 t, 嘉禾县 nr): a word is a place when it
+# is tagged one, when it and an administrative suffix are one place word to jieba (龙口市), or
+# when it is a name of three or more characters ending in one (嘉禾县, 仓山区)
+_ADMINISTRATIVE = "省市县区镇乡村"
+
+
+def _place(word: str, flag: str) -> bool:
+    if flag == "ns":
+        return True
+    if len(word) >= 2 and any(tagged(word + s) == [(word + s, "ns")] for s in "市县区"):
+        return True
+    return len(word) >= 3 and word[-1] in _ADMINISTRATIVE and flag.startswith("n")
+
+
 def _swap(what: str, previous: str) -> str | None:
     """The previous question with ``what`` in place of the word it stands for, if one does."""
     if len(what) > MAX_SWAP_CHARS:
@@ -176,6 +190,8 @@ def _swap(what: str, previous: str) -> str | None:
     starts = list(accumulate(map(len, words), initial=0))
     what_tags = tagged(what)
     kind = what_tags[0][1] if len(what_tags) == 1 and what_tags[0][1] in _PLACE_OR_TIME else None
+    if len(what_tags) == 1 and _place(*what_tags[0]):
+        kind = "ns"
     for i, (word, flag) in enumerate(tags):
         if word == what or len(word) < 2 or _ASKS.search(word):
             continue
@@ -183,6 +199,7 @@ def _swap(what: str, previous: str) -> str | None:
             word[-1] == what[-1]
             or (_RELATIVE_YEAR.match(word) and _RELATIVE_YEAR.match(what))
             or (kind is not None and flag == kind)
+            or (kind == "ns" and _place(word, flag))
         ):
             start, end = starts[i], starts[i] + len(word)
             # 男职工 -> 女职工: the word before, as long as what the follow-up puts before the
