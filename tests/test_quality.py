@@ -78,6 +78,22 @@ def test_sample_questions_answered(seed_searcher: Searcher, seed_answerer) -> No
             "万盛经开区那个制造业技能大赛是哪天比的？",
             "11月28日",
         ),
+        # another place, which jieba tags a common noun (龙口)
+        (
+            "乌鲁木齐建了多少个户外劳动者服务站点？",
+            "479个[1]",
+            "龙口呢？",
+            "龙口建了多少个户外劳动者服务站点？",
+            "13个",
+        ),
+        # 他: the one person the previous question named
+        (
+            "张峰是哪个公司的？",
+            "华电龙口发电有限公司[1]",
+            "他是什么职务？",
+            "张峰是什么职务？",
+            "班长",
+        ),
     ],
 )
 def test_follow_up(
@@ -101,6 +117,24 @@ def test_follow_up(
 def test_off_topic_not_found(seed_searcher: Searcher, seed_answerer, question: str) -> None:
     ans = answer_messages(seed_searcher, [Message("user", question)], 3, seed_answerer)
     assert not ans.found and ans.text == NOT_FOUND and ans.citations == []
+
+
+@pytest.mark.parametrize(
+    ("question", "short"),
+    [
+        ("嘉禾县的满意率有多高？", "99.67%"),  # the value of the item asked, of a 分别 clause
+        ("今年恩平篮球赛有几支队伍参赛？", "16支"),  # read on past 红、蓝两队
+        ("龙口有多少个省级以上劳模？", "24人"),  # 劳模 are people
+        ("梅桂敏在哪家公司上班？", "茅世原酿酒集团"),  # a person the articles name is on topic
+        ("北京调解员培训班是哪天办的？", "10月24日～26日"),  # the day, with its range's end
+    ],
+)
+def test_short_answers_of_questions_put_as_people_ask(
+    seed_searcher: Searcher, seed_answerer, question: str, short: str
+) -> None:
+    ans = answer_messages(seed_searcher, [Message("user", question)], 3, seed_answerer)
+    assert ans.found and ans.short_answer is not None and short in ans.short_answer, ans.text
+    assert len(ans.short_answer) <= len(short) + 8  # the answer, not a clause around it
 
 
 def test_traditional_question(seed_searcher: Searcher, seed_answerer) -> None:
