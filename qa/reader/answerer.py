@@ -44,11 +44,11 @@ from qa.config import Settings
 from qa.models import Answer, Hit
 from qa.reader.data import MAX_UNIT_CHARS
 from qa.reader.model import DEFAULT_BUNDLE, Reader, Reading, answer_confidence, left_context
-from qa.reader.names import asked_people, foreign_articles
+from qa.reader.names import foreign_articles
 from qa.reader.spans import ends_period, fits_in, in_asked_unit, other_year, says_asked
 from qa.search import Searcher
 from qa.text import reading_spans
-from qa.tokens import simplified_aligned, tagged, tokenize
+from qa.tokens import simplified_aligned, tagged, tokenize, unknown_people
 
 log = logging.getLogger(__name__)
 
@@ -137,10 +137,15 @@ def candidates(question: str, hits: Sequence[Hit], limit: int = READ_CANDIDATES)
     return out[:limit]
 
 
+def article_text(hit: Hit) -> str:
+    """The hit's article as the name checks read it: its title, a newline, its text."""
+    return f"{hit.article.title}\n{hit.article.text}"
+
+
 def mark_foreign(question: str, hits: Sequence[Hit], cands: Sequence[Candidate]) -> None:
     """Mark the candidates whose article leaves out a name of the question that another retrieved
     article is about (``qa.reader.names``)."""
-    articles = {h.article.id: f"{h.article.title}\n{h.article.text}" for h in hits}
+    articles = {h.article.id: article_text(h) for h in hits}
     foreign = dict(zip(articles, foreign_articles(question, list(articles.values())), strict=True))
     for c in cands:
         c.foreign = foreign[hits[c.hit].article.id]
@@ -239,17 +244,15 @@ class ReaderAnswerer:
     def on_topic(self, question: str, hits: Sequence[Hit]) -> bool:
         """The retrieval gate (``is_relevant``: the question's words or a close passage), a
         person the question names that a retrieved article names too (``梅桂敏在哪家公司上班？``:
-        a name jieba's dictionary has never seen, ``asked_people``), or a contrast with everyday
+        a name jieba's dictionary has never seen, ``qa.tokens.unknown_people``), or a contrast with everyday
         off-topic questions of at least ``SURE_ON_TOPIC``."""
         if is_relevant(question, hits):
             return True
-        people = asked_people(question)
-        if people and any(
-            p in simplified_aligned(f"{h.article.title}\n{h.article.text}")
-            for h in hits
-            for p in people
-        ):
-            return True
+        people = unknown_people(question)
+        if people:
+            texts = [simplified_aligned(article_text(h)) for h in hits]
+            if any(p in t for t in texts for p in people):
+                return True
         return (
             bool(hits)
             and self.topic is not None

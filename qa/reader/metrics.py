@@ -8,7 +8,7 @@ segment lists (not a bag of tokens), best over the gold answers.
 from __future__ import annotations
 
 import string
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 _PUNCT = set(string.punctuation) | set(
     "，。：？！；、“”‘’（）《》〈〉【】「」『』—…·～－＂＇／＼｛｝［］＜＞＝＿｜ \t\n\r\u3000"
@@ -36,8 +36,8 @@ def segments(text: str) -> list[str]:
     return out
 
 
-def _lcs(a: list[str], b: list[str]) -> int:
-    """Length of the longest common contiguous run of segments."""
+def common_run(a: Sequence[str], b: Sequence[str]) -> int:
+    """Length of the longest common contiguous run of segments (or of characters of strings)."""
     best = 0
     prev = [0] * (len(b) + 1)
     for x in a:
@@ -55,7 +55,7 @@ def f1(prediction: str, golds: Iterable[str]) -> float:
     best = 0.0
     for gold in golds:
         ref = segments(gold)
-        common = _lcs(ref, pred)
+        common = common_run(ref, pred)
         if common == 0:
             continue
         p, r = common / len(pred), common / len(ref)

@@ -16,7 +16,7 @@ one. Measured end to end on the held-out documents of CMRC 2018 / DRCD, where an
 paragraph: with a single mention counting, DRCD lost 5 of 340 answers (登基, 东北地区, 滴滴涕
 named in a neighbouring paragraph); with two, 1 (bench/RESULTS.md). A name jieba tags a person's
 and its dictionary has never seen (张峰, 梅桂敏; also a village such as 尚家沟村) counts with a
-single mention (``asked_people``): asked what 张峰 won, the article on 牡丹江's video contest was
+single mention (``qa.tokens.unknown_people``): asked what 张峰 won, the article on 牡丹江's video contest was
 answered from while the one that names him once was retrieved beside it. An article mentions
 a name when it holds the name, the name without its administrative suffix (烟台市 -> 烟台), or the
 name's characters in order a few apart (乌市 -> 乌鲁木齐市, 港工联 -> 香港工会联合会).
@@ -79,12 +79,6 @@ def _salient(text: str, name: str, person: bool = False) -> bool:
     return name in title or body.count(name) >= (1 if person else SALIENT)
 
 
-def asked_people(question: str) -> frozenset[str]:
-    """The question's names of people jieba's dictionary has never seen (张峰, 梅桂敏): one
-    mention makes an article about them."""
-    return frozenset(unknown_people(question))
-
-
 @lru_cache(maxsize=4096)
 def asked_places(question: str) -> tuple[str, ...]:
     """The well-known places a question names (杭州, 深圳: ``ns`` names of dictionary frequency
@@ -114,7 +108,7 @@ def foreign_articles(question: str, articles: Sequence[str]) -> list[bool]:
         if not any(mentions(t, place) for t in texts):
             return [True] * len(texts)
     out = [False] * len(texts)
-    people = asked_people(question)
+    people = unknown_people(question)  # one mention makes an article about them
     for name in asked_names(question):
         says = [mentions(t, name) for t in texts]
         if name in people and len(name) == 3:

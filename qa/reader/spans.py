@@ -39,6 +39,7 @@ from dataclasses import replace
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
+from qa.reader.metrics import common_run
 from qa.reader.names import mentions
 from qa.tokens import simplified_aligned, tagged
 
@@ -578,16 +579,6 @@ _CLAUSE_ENDS = "，。；：！？,;:"
 _ADVERBS = "则也都均还又"  # 阿信及怪兽则分别因…: 怪兽 is the item
 
 
-def _shared_run(a: str, b: str) -> int:
-    """The length of the longest run of characters of ``a`` that ``b`` also holds."""
-    best = 0
-    for i in range(len(a)):
-        j = i + best + 1
-        while j <= len(a) and a[i:j] in b:
-            best, j = j - i, j + 1
-    return best
-
-
 def respectively(question: str, sentence: str, start: int, end: int) -> tuple[int, int]:
     """A span listing the values of a "respectively" clause, cut to the one of the item the
     question asks about: ``98.93%和99.67%`` of ``一次性化解率和群众满意率分别达到98.93%和99.67%`` is
@@ -609,7 +600,7 @@ def respectively(question: str, sentence: str, start: int, end: int) -> tuple[in
     items[-1] = items[-1].rpartition("的")[0] or items[-1]
     # by the item's last word (化解率 / 满意率: 满意度 asks the second); its modifiers are often
     # the other items' too by ellipsis (全县信访事项 of both rates)
-    shared = [_shared_run(_last_word(x), question) for x in items]
+    shared = [common_run(_last_word(x), question) for x in items]
     best = max(shared)
     if best < 2 or sorted(shared)[-2] >= best:
         return start, end
@@ -619,8 +610,8 @@ def respectively(question: str, sentence: str, start: int, end: int) -> tuple[in
 def _last_word(text: str) -> str:
     """The item's last word, with the one before it when it is a single character (化解 率),
     without quotation marks and the adverbs a subject takes (怪兽则)."""
-    bare = _PUNCTUATION.sub("", text).strip("「」『』").rstrip(_ADVERBS)
-    words = [w for w, _ in tagged(bare.replace("「", "").replace("」", "")) if w.strip()]
+    bare = _PUNCTUATION.sub("", text).replace("「", "").replace("」", "").strip("『』")
+    words = [w for w, _ in tagged(bare.rstrip(_ADVERBS)) if w.strip()]
     if len(words) >= 2 and len(words[-1]) == 1:
         return words[-2] + words[-1]
     return words[-1] if words else text
