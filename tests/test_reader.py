@@ -550,6 +550,36 @@ class TestSpans:
         a, b = s.index("21家"), s.index("就业")
         assert one_asked("招聘会情况怎么样？", s, a, b) == (a, b)
 
+    def test_the_counted_noun(self) -> None:
+        from qa.reader.spans import counted_noun
+
+        q = "聊城经开区有几个户外劳动者服务站点？"
+        assert counted_noun(q, "4个", "户外劳动者服务站点，为劳动者提供歇脚等服务。") == (
+            "户外劳动者服务站点"
+        )
+        assert counted_noun("覆盖了几家企业？", "12家", "企业，涉及职工") == "企业"
+        assert counted_noun("多少名货车司机买了保险？", "300名", "货车司机购买") == "货车司机"
+        # not the question's noun, not all of it, not a count, which one, money, a cut word
+        assert counted_noun("佛山顺丰有多少快递小哥？", "超过1万名", "顺丰小哥每天") == ""
+        assert counted_noun("有多少个乡镇街道开通了专网？", "121个", "乡镇（街道）") == ""
+        assert counted_noun("几条路线以富泰巴士总站为总站？", "5条", "巴士路线") == ""
+        assert counted_noun("有几家企业？", "102", "家企业") == ""
+        assert counted_noun("当选了第几届全国政协常委？", "第八届", "全国政协常委") == ""
+        assert counted_noun("筹了多少万元善款？", "410万元", "善款") == ""
+        assert counted_noun("把多少亩冬闲地变成了四季地？", "1.5万亩", "冬闲地变成四季地") == ""
+
+    def test_what_honour_is_told_by_a_sentence_that_gives_one(self) -> None:
+        from qa.reader.spans import tells_honour
+
+        q = "贵阳学院和双龙的协同创业创新基地获得了什么称号？"
+        assert tells_honour(
+            q, "2022年来，贵阳学院-双龙协同创业创新基地获批国家小型微型企业创业创新示范基地。"
+        )
+        assert not tells_honour(q, "依托贵阳学院－双龙协同创业创新基地等平台，开展“双创”沙龙。")
+        assert tells_honour("他被授予了什么荣誉？", "他被授予“全国劳动模范”。")
+        assert tells_honour("基地在哪里？", "依托基地等平台开展活动。")  # not asked
+        assert tells_honour("他獲得了什麼獎？", "1953年，獲得法朗基獎。")  # traditional
+
     def test_a_count_in_another_unit_than_the_one_asked(self) -> None:
         from qa.reader.spans import in_asked_unit
 
@@ -761,6 +791,29 @@ class TestAnswerer:
         assert c.passage.text[slice(*c.answer_span)] == "102"
         assert c.passage.text[slice(*c.evidence_span)] + "[1]" in ans.text
         assert hits[0].answer_span is None  # the hits given are not modified
+
+    def test_a_count_names_what_it_counts_as_the_question_does(self) -> None:
+        """``102家`` asked 多少家企业 answers ``102家企业`` when the sentence goes on with the
+        question's noun; the answer's span in the passage reproduces it."""
+        from conftest import make_article
+
+        a = make_article(
+            "“工BA”撬动百万善款", "比赛进行的两个多月里，102家企业捐资，筹集逾410万元善款。"
+        )
+        hits = [Hit(Passage(f"{a.id}-000", a.id, 0, a.text, 0, len(a.text)), a, 1.0, 0.9)]
+
+        class Measured(FakeReader):
+            def read(self, question, sentences, contexts=None):  # type: ignore[no-untyped-def]
+                return [Reading(0.9, s.find("102"), s.find("102") + 4) for s in sentences]
+
+        answerer = ReaderAnswerer(Measured(), threshold=0.1)  # type: ignore[arg-type]
+        ans = answerer.answer("恩平篮球赛有多少家企业捐资？", hits)
+        assert ans.found and ans.short_answer == "102家企业"
+        c = ans.citations[0]
+        assert c.answer_span and c.passage.text[slice(*c.answer_span)] == "102家企业"
+        # another noun, or none asked: the count alone
+        assert answerer.answer("恩平篮球赛有多少家单位捐资？", hits).short_answer == "102家"
+        assert answerer.answer("有多少企业捐资？", hits).short_answer == "102家"
 
     def test_a_sentence_of_another_year_gives_way_to_one_of_the_year_asked(self) -> None:
         """Asked about 今年, the answer is not read from a sentence that tells of 去年 when one

@@ -45,7 +45,15 @@ from qa.models import Answer, Hit
 from qa.reader.data import MAX_UNIT_CHARS
 from qa.reader.model import DEFAULT_BUNDLE, Reader, Reading, answer_confidence, left_context
 from qa.reader.names import foreign_articles
-from qa.reader.spans import ends_period, fits_in, in_asked_unit, other_year, says_asked
+from qa.reader.spans import (
+    counted_noun,
+    ends_period,
+    fits_in,
+    in_asked_unit,
+    other_year,
+    says_asked,
+    tells_honour,
+)
 from qa.search import Searcher
 from qa.text import reading_spans
 from qa.tokens import simplified_aligned, tagged, tokenize, unknown_people
@@ -127,7 +135,7 @@ def candidates(question: str, hits: Sequence[Hit], limit: int = READ_CANDIDATES)
         text = h.passage.text
         for s, e in reading_spans(text, MAX_UNIT_CHARS, min_chars=4):
             sent = text[s:e]
-            if is_question(sent):
+            if is_question(sent) or not tells_honour(question, sent):
                 continue
             prior = 0.6 * term_coverage(terms, sent) + answer_type_bonus(question, sent) - 0.08 * i
             # the text before the sentence may lie in the previous passage: read the article's
@@ -347,6 +355,10 @@ class ReaderAnswerer:
         assert reading is not None
         raw = reading.text(best.text)
         short = raw.strip() or None
+        if short is not None:
+            # 12家 -> 12家企业 asked 几家企业: the count with what it counts, as the text says it
+            end = reading.start + len(raw.rstrip())
+            short += counted_noun(question, short, best.text[end:])
         used = list(dict.fromkeys(c.hit for c in chosen))
         number = {h: n for n, h in enumerate(used, 1)}
         citations = []

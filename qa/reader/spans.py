@@ -572,6 +572,47 @@ def in_asked_unit(question: str, span: str) -> bool:
     return any(counts_in(span, u) for u in alike)
 
 
+# A span that ends in a count: a numeral and its measure word (12家, 四级, 1000张, 200余名)
+_COUNT_END = re.compile(
+    r"[\d０-９一二三四五六七八九十两百千万亿](?:余|多)?(?:"
+    + "|".join(map(re.escape, _UNITS))
+    + ")$"
+)
+# what is counted in these is time or money, never a noun that follows (3天时间, 5万元资金)
+_NOT_COUNTING = frozenset((*_MONEY, *_DURATIONS, "年", "月", "日", "号", "%", "岁", "倍"))
+
+
+def counted_noun(question: str, span: str, after: str) -> str:
+    """The noun a count is of, as the sentence goes on right after it, when the question counts
+    it in the same words: ``企业`` after ``12家`` asked ``几家企业``, ``户外劳动者服务站点`` after
+    ``4个`` asked ``几个户外劳动者服务站点``; ``''`` otherwise (``超过1万名`` + ``顺丰小哥`` asked
+    ``多少快递小哥``; ``5条`` + ``巴士`` asked ``几条路线以富泰巴士总站为总站``; ``第八届`` asked
+    ``第几届``). People's answers name what they
+    count (the seed questions' golds: ``102家企业``; CMRC 2018 / DRCD golds end at the measure
+    word, so the reader's spans do, and the answer adds it)."""
+    m = _ASKED.search(question)
+    if m is None or m.group(1) in _NOT_COUNTING or _COUNT_END.search(span) is None:
+        return ""
+    if question[max(m.start() - 1, 0)] == "第":  # 第几届 asks which, not how many
+        return ""
+    asked = _noun_phrase(question[m.end() :])  # 企业 of 几家企业？
+    if len(asked) < 2 or not after.startswith(asked):
+        return ""
+    # the sentence's own words end where the question's do (1.5万亩冬闲地, not 冬闲 of it)
+    return asked if _noun_phrase(after[: len(asked) + 8]) == asked else ""
+
+
+def _noun_phrase(text: str) -> str:
+    """The words of the noun phrase the text starts with (jieba's flags, ``_NOUN_PHRASE``); none
+    when jieba cut a word short (冬闲 | 地 of 冬闲地, its 地 tagged a particle)."""
+    phrase = ""
+    for word, flag in tagged(text):
+        if not flag.startswith(_NOUN_PHRASE):
+            return "" if flag == "uv" else phrase
+        phrase += word
+    return phrase
+
+
 # "A和B分别达到X和Y": the items and the values of a "respectively" sentence
 _LIST_SEP = re.compile(r"以及|[和与及、]")
 _LIST_ITEM = re.compile(r"[^和与及、]+")
@@ -797,6 +838,24 @@ def says_asked(question: str, sentence: str) -> bool:
     on a contest's categories say whether it has an age limit (the seed near misses)."""
     fact = yes_no_fact(simplified_aligned(question))
     return fact is None or fact in simplified_aligned(sentence)
+
+
+# Asked what title, honour or prize something won, the sentence that answers says it was given:
+# all 9 such questions of CMRC 2018 / DRCD have their gold in a sentence with one of these words
+# (获得, 授予, 评为, 夺得, 曾获, 赢得, 设立了…奖, 荣誉会员)
+_ASKS_HONOUR = re.compile(
+    r"(?:什么|哪个|哪些|哪项|何种?)(?:称号|荣誉|头衔|美誉|殊荣|奖|称誉)|(?:称号|荣誉)是什么"
+)
+_GIVEN = re.compile(r"获|授|评为|评选|荣膺|夺得|赢得|称号|荣誉|奖|命名|入选|认定|列为|挂牌")
+
+
+def tells_honour(question: str, sentence: str) -> bool:
+    """False when the question asks what title, honour or prize something won and the sentence
+    says nothing was given (a base named among the platforms a contest ran on, not the sentence
+    where it 获批 its title): such a sentence is not read."""
+    if not _ASKS_HONOUR.search(simplified_aligned(question)):
+        return True
+    return _GIVEN.search(simplified_aligned(sentence)) is not None
 
 
 # Years named relative to the article's own: a question about one is not answered by a sentence
