@@ -64,6 +64,9 @@ BLIND_SETS = {
     "blind_2": {"answerable": "fresh_questions_2.jsonl", "near_miss": "fresh_near_miss_2.jsonl"},
     # written 2026-12-07 (late evening), after that evening's rules; not read
     "blind_3": {"answerable": "fresh_questions_3.jsonl", "near_miss": "fresh_near_miss_3.jsonl"},
+    # written 2026-12-07 (this stop) by a helper that saw only the articles' text and the shared
+    # sample's ten questions, after this stop's first rules; not read to change anything
+    "blind_4": {"answerable": "fresh_questions_4.jsonl", "near_miss": "fresh_near_miss_4.jsonl"},
 }
 
 # Two-turn conversations, by their key in the results. The first set was read while the rules
@@ -659,6 +662,10 @@ def model_card(meta: dict[str, Any], results: dict[str, Any]) -> str:
         "blind_3": "Third blind sets ({q} answerable, {n} near misses, "
         "`tests/data/fresh_questions_3.jsonl` and `fresh_near_miss_3.jsonl`, written on "
         "2026-12-07 after that day's last rules, from the articles' text alone, not read)",
+        "blind_4": "Fourth blind sets ({q} answerable, {n} near misses, "
+        "`tests/data/fresh_questions_4.jsonl` and `fresh_near_miss_4.jsonl`, written on "
+        "2026-12-07 (second night) in the style of the shared sample's ten questions, from the "
+        "articles' text alone, not read)",
     }
     follow_ups = {
         "follow_ups": "Follow-ups ({n} two-turn conversations whose second question leaves out "

@@ -568,6 +568,13 @@ class TestSpans:
         assert counted_noun("筹了多少万元善款？", "410万元", "善款") == ""
         assert counted_noun("把多少亩冬闲地变成了四季地？", "1.5万亩", "冬闲地变成四季地") == ""
 
+    def test_how_many_people_is_a_head_count(self) -> None:
+        """几个人上场 asks how many people (jieba tags 上场 a noun): 10名 fits it."""
+        from qa.reader.spans import span_fits
+
+        assert span_fits("京港澳厨艺大赛每个地方派几个人上场？", "10名")
+        assert not span_fits("京港澳厨艺大赛一共有几个比赛项目？", "10名")
+
     def test_what_honour_is_told_by_a_sentence_that_gives_one(self) -> None:
         from qa.reader.spans import tells_honour
 

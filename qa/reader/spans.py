@@ -425,6 +425,8 @@ def counts_things(question: str) -> bool:
 def _counted_head(rest: str) -> str | None:
     head = None
     for word, flag in tagged(rest):
+        if word == "人" and head is None:  # 几个人上场 asks how many people (jieba: 上场 a noun)
+            return word
         if not flag.startswith(_NOUN_PHRASE):
             break
         if flag.startswith("f") and head is not None:  # 特派员 下 企业: a verb's direction
