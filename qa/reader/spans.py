@@ -855,9 +855,16 @@ def tells_honour(question: str, sentence: str) -> bool:
     """False when the question asks what title, honour or prize something won and the sentence
     says nothing was given (a base named among the platforms a contest ran on, not the sentence
     where it 获批 its title): such a sentence is not read."""
-    if not _ASKS_HONOUR.search(simplified_aligned(question)):
+    if not asks_honour(question):
         return True
     return _GIVEN.search(simplified_aligned(sentence)) is not None
+
+
+@lru_cache(maxsize=1024)
+def asks_honour(question: str) -> bool:
+    """Whether the question asks what title, honour or prize something won (once a question,
+    not once a candidate sentence)."""
+    return _ASKS_HONOUR.search(simplified_aligned(question)) is not None
 
 
 # Years named relative to the article's own: a question about one is not answered by a sentence
