@@ -67,6 +67,8 @@ BLIND_SETS = {
     # written 2026-12-07 (this stop) by a helper that saw only the articles' text and the shared
     # sample's ten questions, after this stop's first rules; not read to change anything
     "blind_4": {"answerable": "fresh_questions_4.jsonl", "near_miss": "fresh_near_miss_4.jsonl"},
+    # written the same way after this stop's rules, asking past the headline figures; not read
+    "blind_5": {"answerable": "fresh_questions_5.jsonl", "near_miss": "fresh_near_miss_5.jsonl"},
 }
 
 # Two-turn conversations, by their key in the results. The first set was read while the rules
@@ -666,6 +668,9 @@ def model_card(meta: dict[str, Any], results: dict[str, Any]) -> str:
         "`tests/data/fresh_questions_4.jsonl` and `fresh_near_miss_4.jsonl`, written on "
         "2026-12-07 (second night) in the style of the shared sample's ten questions, from the "
         "articles' text alone, not read)",
+        "blind_5": "Fifth blind sets ({q} answerable, {n} near misses, "
+        "`tests/data/fresh_questions_5.jsonl` and `fresh_near_miss_5.jsonl`, written the same "
+        "way after this stop's rules, on facts from the middle and end of the articles, not read)",
     }
     follow_ups = {
         "follow_ups": "Follow-ups ({n} two-turn conversations whose second question leaves out "
