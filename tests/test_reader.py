@@ -568,6 +568,19 @@ class TestSpans:
         assert counted_noun("筹了多少万元善款？", "410万元", "善款") == ""
         assert counted_noun("把多少亩冬闲地变成了四季地？", "1.5万亩", "冬闲地变成四季地") == ""
 
+    def test_how_many_of_a_kind_of_people_is_a_head_count(self) -> None:
+        """多少科技特派员 asks a head count with no measure word: 24名 of 三批（24名）."""
+        from qa.reader.spans import asked_unit, choose, one_asked
+
+        q = "双龙航空港经济区前前后后派了多少科技特派员去企业？"
+        assert "名" in asked_unit(q)
+        assert asked_unit("职工工资多少？") == ("元", "万元", "亿元", "千元")  # 工资 is no one
+        assert asked_unit("有多少家庭？") == ("家",)
+        s = "扎实开展科技特派员选派，选派三批（24名）科技特派员到企业开展技术咨询。"
+        a, b = s.index("三批"), s.index("）") + 1
+        assert s[slice(*one_asked(q, s, a, b))] == "24名"
+        assert choose(q, s, Reading(0.9, a, b, 9.0)).text(s) == "24名"
+
     def test_how_many_people_is_a_head_count(self) -> None:
         """几个人上场 asks how many people (jieba tags 上场 a noun): 10名 fits it."""
         from qa.reader.spans import span_fits

@@ -517,6 +517,10 @@ _QUANTITY = re.compile(
     + "|".join(map(re.escape, _UNITS))
     + ")"
 )
+# the same in Chinese numerals (三批, 两队): another quantity a span may hold beside the asked one
+_SAID_QUANTITY = re.compile(
+    r"[一二三四五六七八九十两百千万]+(?:余|多)?(?:" + "|".join(map(re.escape, _UNITS)) + ")"
+)
 _QUANTITY_END = re.compile(r"[\d一二三四五六七八九十百千万亿两]$")
 _QUANTITY_START = re.compile(r"^[\d一二三四五六七八九十两百千万亿]")
 # A numeral with a word after it (两队, 16支, 4家): a count in some unit; a bare 98 says none
@@ -526,6 +530,12 @@ _ASKED = re.compile(r"(?:多少|几)(" + "|".join(sorted(_MEASURES, key=len, rev
 _MONEY = ("元", "万元", "亿元", "千元")
 
 
+# 多少 + people with no measure word between (多少科技特派员, 多少快递小哥): a head count; the
+# head of the noun phrase (``_counted_head``) names people (员, 工, 小哥; not 工资, 家庭)
+_HOW_MANY_OF = re.compile(r"多少([\u4e00-\u9fff]{1,10})")
+_PERSON_HEAD = re.compile(
+    r"(?:[人员者工手生师士民]|孩子|群众|儿童|子女|代表|嘉宾|观众|信徒|官兵|劳模|模范|干部|小哥)$"
+)
 # 几个小时 / 几个月: the unit is the one after 个; 多久 / 多长时间 asks for a duration in any unit
 _ASKED_AFTER_GE = re.compile(r"(?:多少|几)个(小时|月|星期)")
 _ASKS_DURATION = re.compile(r"多久|多长时间")
@@ -543,6 +553,9 @@ def asked_unit(question: str) -> tuple[str, ...]:
         return _MONEY if m.group(1) == "钱" else (m.group(1),)
     if _ASKS_DURATION.search(question):
         return _DURATIONS
+    m = _HOW_MANY_OF.search(question)
+    if m and _PERSON_HEAD.search(_counted_head(m.group(1)) or ""):
+        return _DIMENSIONS["people"]  # 多少科技特派员: 24名, not the 三批 they went in
     return _MONEY if _ASKS_MONEY.search(question) and _ASKS_COUNT.search(question) else ()
 
 
@@ -667,7 +680,10 @@ def one_asked(question: str, sentence: str, start: int, end: int) -> tuple[int, 
     units = asked_unit(question)
     if not units:
         return start, end
-    found = list(_QUANTITY.finditer(sentence, start, end))
+    found = sorted(
+        [*_QUANTITY.finditer(sentence, start, end), *_SAID_QUANTITY.finditer(sentence, start, end)],
+        key=lambda m: m.start(),
+    )
     fitting = [m for m in found if any(counts_in(m.group(), u) for u in units)]
     if len(found) < 2 or len(fitting) != 1 or fitting[0] is not found[-1]:
         return start, end
