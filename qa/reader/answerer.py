@@ -4,8 +4,9 @@
    close to (weather, programming): the reader never sees them. A question put in other words
    than the article's passes all the same when the service's topic contrast is sure of it
    (``SURE_ON_TOPIC``).
-2. The sentences of the top passages are ranked by cheap scores (shared words, answer type,
-   passage rank) and the best ``READ_CANDIDATES`` are read one at a time in that order, until no
+2. The sentences of the top passages (not those that cannot tell what is asked: a question,
+   or, asked what title or prize, one that gives none) are ranked by cheap scores (shared words,
+   answer type, passage rank) and the best ``READ_CANDIDATES`` are read one at a time in that order, until no
    unread sentence could outrank the best reading so far (``STOP_MARGIN``) or the best reading's
    sentence leads every unread one by the prior (``PRIOR_LEAD``). Most answerable questions stop
    after one or two sentences; near misses read all six. A reading that counts in another unit

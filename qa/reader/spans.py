@@ -23,7 +23,10 @@ no short answer opens or ends on punctuation (``trim_marks``). The values of a "
 clause (化解率和满意率分别达到98.93%和99.67%) are cut to the one of the item asked about
 (``respectively``: 99.67% for 满意率), and asked which day, a long span to its one day
 (``the_day``). A span that counts in another unit than the asked one (红、蓝两队 for 几支队伍:
-``in_asked_unit``) does not end the reading.
+``in_asked_unit``) does not end the reading. The answer names what a count counts when the
+sentence goes on with the question's own noun (``counted_noun``: 102家 + 企业 asked 多少家企业;
+the answerer adds it, the span stays the reader's), and asked what title or prize something won,
+a sentence that says nothing was given is no candidate (``tells_honour``).
 
 A yes/no question (要交钱吗？, 有没有…) has no short answer but the question's own verb said or
 denied (可以 / 不可以); otherwise the evidence sentence answers it, when it says the fact asked
