@@ -67,9 +67,10 @@ def clean_line(line: str, keep_phrase_gaps: bool = False) -> str:
     multi-character phrases is kept (``产才融合 激活创新创业``), unless the whole line
     is letter-spaced.
     """
+    # Fullwidth digits and letters (３场, ＨＲ) stay as printed: answers quote the source's
+    # characters; search, the embedder and the reader read them as ASCII (``qa.tokens.fold``,
+    # ``simplified``, ``simplified_aligned``), so they match what people type.
     line = unicodedata.normalize("NFC", line).replace("\u3000", " ").strip()
-    # Fullwidth Latin letters and digits (３场, ＨＲ) become ASCII so they match what people type.
-    line = line.translate(FULLWIDTH_ALNUM)
     line = re.sub(r"\s+", " ", line)
     if keep_phrase_gaps and not is_letter_spaced(line):
         parts = line.split(" ")

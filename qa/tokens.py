@@ -226,12 +226,14 @@ def tokenize(text: str) -> list[str]:
 
 
 def simplified(text: str) -> str:
-    """Traditional characters folded to simplified (what the embedder sees); case kept."""
-    return _t2s.convert(text)
+    """Traditional characters folded to simplified and full-width digits and letters to ASCII
+    (what the embedder sees); case kept."""
+    return _t2s.convert(text).translate(FULLWIDTH_ALNUM)
 
 
 def simplified_aligned(text: str) -> str:
-    """Simplified script with every character where it was, so offsets carry over both ways.
+    """Simplified script (and ASCII for full-width digits and letters) with every character
+    where it was, so offsets carry over both ways.
 
     OpenCC converts some traditional phrases to a different number of characters; where the whole
     text changes length, characters are converted one at a time (a multi-character result keeps
@@ -239,12 +241,12 @@ def simplified_aligned(text: str) -> str:
     """
     out = _t2s.convert(text)
     if len(out) == len(text):
-        return out
+        return out.translate(FULLWIDTH_ALNUM)
     chars = []
     for ch in text:
         c = _t2s.convert(ch)
         chars.append(c if len(c) == 1 else ch)
-    return "".join(chars)
+    return "".join(chars).translate(FULLWIDTH_ALNUM)
 
 
 def tagged(text: str) -> list[tuple[str, str]]:

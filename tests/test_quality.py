@@ -128,6 +128,7 @@ def test_off_topic_not_found(seed_searcher: Searcher, seed_answerer, question: s
         ("梅桂敏在哪家公司上班？", "茅世原酿酒集团"),  # a person the articles name is on topic
         ("北京调解员培训班是哪天办的？", "10月24日～26日"),  # the day, with its range's end
         ("恩平篮球赛有多少家企业捐资？", "102家企业"),  # the count with the noun asked
+        ("双龙给企业办了几场HR技能提升培训？", "３场"),  # the source's full-width digit
         ("聊城经开区有几个户外劳动者服务站点？", "4个户外劳动者服务站点"),
         # not from a sentence that names the base among platforms, giving it no title
         ("贵阳学院和双龙的协同创业创新基地获得了什么称号？", "国家小型微型企业创业创新示范基地"),

@@ -61,6 +61,8 @@ class TestText:
             out = simplified_aligned(text)
             assert len(out) == len(text)
         assert simplified_aligned("亞洲協會") == "亚洲协会"
+        # full-width digits and letters read as ASCII, one for one (the text keeps ３场)
+        assert simplified_aligned("開展３場ＨＲ培訓") == "开展3场HR培训"
 
 
 def _squad(tmp_path: Path) -> Path:

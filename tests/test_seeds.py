@@ -291,7 +291,7 @@ def test_paragraphs_end_sentences_and_lines_are_joined(seeds: list[Article]) -> 
     assert "走访群众2150户（人）" in text["“四步工作法”化解矛盾在基层"]
     assert "长岗镇高粱基地" in text["做强特色产业 重视品牌培育"]
     assert "恩平“工BA”如何撬动百万善款" in text["“工BA”撬动百万善款"]
-    assert "开展3场HR技能提升培训" in text["产才融合 激活创新创业“新引擎”"]
+    assert "开展３场HR技能提升培训" in text["产才融合 激活创新创业“新引擎”"]  # as printed
 
 
 def test_ids_stable_and_unique(seeds: list[Article]) -> None:
