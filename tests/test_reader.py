@@ -561,6 +561,10 @@ class TestSpans:
         )
         assert counted_noun("覆盖了几家企业？", "12家", "企业，涉及职工") == "企业"
         assert counted_noun("多少名货车司机买了保险？", "300名", "货车司机购买") == "货车司机"
+        # across scripts, in the sentence's characters
+        assert counted_noun("有多少家企業捐資？", "102家", "企业捐资") == "企业"
+        assert counted_noun("有多少家企业捐资？", "102家", "企業捐資") == "企業"
+        assert counted_noun("有幾個站點？", "4個", "站點，") == "站點"
         # not the question's noun, not all of it, not a count, which one, money, a cut word
         assert counted_noun("佛山顺丰有多少快递小哥？", "超过1万名", "顺丰小哥每天") == ""
         assert counted_noun("有多少个乡镇街道开通了专网？", "121个", "乡镇（街道）") == ""

@@ -607,17 +607,21 @@ def counted_noun(question: str, span: str, after: str) -> str:
     ``多少快递小哥``; ``5条`` + ``巴士`` asked ``几条路线以富泰巴士总站为总站``; ``第八届`` asked
     ``第几届``). People's answers name what they
     count (the seed questions' golds: ``102家企业``; CMRC 2018 / DRCD golds end at the measure
-    word, so the reader's spans do, and the answer adds it)."""
+    word, so the reader's spans do, and the answer adds it). Compared in simplified script; the
+    noun comes back in the sentence's own characters."""
+    question, text = simplified_aligned(question), simplified_aligned(after)
     m = _ASKED.search(question)
-    if m is None or m.group(1) in _NOT_COUNTING or _COUNT_END.search(span) is None:
+    if m is None or m.group(1) in _NOT_COUNTING:
+        return ""
+    if _COUNT_END.search(simplified_aligned(span)) is None:
         return ""
     if question[max(m.start() - 1, 0)] == "第":  # 第几届 asks which, not how many
         return ""
     asked = _noun_phrase(question[m.end() :])  # 企业 of 几家企业？
-    if len(asked) < 2 or not after.startswith(asked):
+    if len(asked) < 2 or not text.startswith(asked):
         return ""
     # the sentence's own words end where the question's do (1.5万亩冬闲地, not 冬闲 of it)
-    return asked if _noun_phrase(after[: len(asked) + 8]) == asked else ""
+    return after[: len(asked)] if _noun_phrase(text[: len(asked) + 8]) == asked else ""
 
 
 def _noun_phrase(text: str) -> str:
