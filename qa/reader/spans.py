@@ -382,26 +382,7 @@ def fits_in(question: str, sentence: str, start: int, end: int) -> bool:
         and not deputy(question, sentence, start)
         and not touches_set_aside(question, sentence, start, end)
         and not total_for_each(question, sentence, start)
-        and not counts_another(question, sentence, start, end)
     )
-
-
-def counts_another(question: str, sentence: str, start: int, end: int) -> bool:
-    """Whether a count the question asks of one thing (多少个楼盘) is, in the sentence, of another
-    that shares no character with it (``13个工作专班``): the noun phrase right after the count
-    and the question's after its measure word (``counted_noun``'s) have nothing in common."""
-    q = simplified_aligned(question)
-    m = _ASKED.search(q)
-    if m is None or m.group(1) in _NOT_COUNTING or q[max(m.start() - 1, 0)] == "第":
-        return False
-    if _UNIT_OF.get(m.group(1)) == "people":  # 多少人参赛: 参赛 is what they do, not who
-        return False
-    span = simplified_aligned(sentence[start:end]).rstrip()
-    if _COUNT_END.search(span) is None:
-        return False
-    asked = _noun_phrase(q[m.end() :])
-    told = _noun_phrase(simplified_aligned(sentence[start + len(span) :])[:16])
-    return len(asked) >= 2 and len(told) >= 2 and not set(asked) & set(told)
 
 
 # Asked how much each one gets or pays (每人保额, 人均, 平均), a sum the sentence gives as a total
