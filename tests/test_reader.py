@@ -552,27 +552,35 @@ class TestSpans:
         a, b = s.index("21家"), s.index("就业")
         assert one_asked("招聘会情况怎么样？", s, a, b) == (a, b)
 
-    def test_the_counted_noun(self) -> None:
+    @pytest.mark.parametrize(
+        ("question", "span", "after", "noun"),
+        [
+            (
+                "聊城经开区有几个户外劳动者服务站点？",
+                "4个",
+                "户外劳动者服务站点，为",
+                "户外劳动者服务站点",
+            ),
+            ("覆盖了几家企业？", "12家", "企业，涉及职工", "企业"),
+            ("多少名货车司机买了保险？", "300名", "货车司机购买", "货车司机"),
+            # across scripts, in the sentence's characters
+            ("有多少家企業捐資？", "102家", "企业捐资", "企业"),
+            ("有多少家企业捐资？", "102家", "企業捐資", "企業"),
+            ("有幾個站點？", "4個", "站點，", "站點"),
+            # not the question's noun, not all of it, not a count, which one, money, a cut word
+            ("佛山顺丰有多少快递小哥？", "超过1万名", "顺丰小哥每天", ""),
+            ("有多少个乡镇街道开通了专网？", "121个", "乡镇（街道）", ""),
+            ("几条路线以富泰巴士总站为总站？", "5条", "巴士路线", ""),
+            ("有几家企业？", "102", "家企业", ""),
+            ("当选了第几届全国政协常委？", "第八届", "全国政协常委", ""),
+            ("筹了多少万元善款？", "410万元", "善款", ""),
+            ("把多少亩冬闲地变成了四季地？", "1.5万亩", "冬闲地变成四季地", ""),
+        ],
+    )
+    def test_the_counted_noun(self, question: str, span: str, after: str, noun: str) -> None:
         from qa.reader.spans import counted_noun
 
-        q = "聊城经开区有几个户外劳动者服务站点？"
-        assert counted_noun(q, "4个", "户外劳动者服务站点，为劳动者提供歇脚等服务。") == (
-            "户外劳动者服务站点"
-        )
-        assert counted_noun("覆盖了几家企业？", "12家", "企业，涉及职工") == "企业"
-        assert counted_noun("多少名货车司机买了保险？", "300名", "货车司机购买") == "货车司机"
-        # across scripts, in the sentence's characters
-        assert counted_noun("有多少家企業捐資？", "102家", "企业捐资") == "企业"
-        assert counted_noun("有多少家企业捐资？", "102家", "企業捐資") == "企業"
-        assert counted_noun("有幾個站點？", "4個", "站點，") == "站點"
-        # not the question's noun, not all of it, not a count, which one, money, a cut word
-        assert counted_noun("佛山顺丰有多少快递小哥？", "超过1万名", "顺丰小哥每天") == ""
-        assert counted_noun("有多少个乡镇街道开通了专网？", "121个", "乡镇（街道）") == ""
-        assert counted_noun("几条路线以富泰巴士总站为总站？", "5条", "巴士路线") == ""
-        assert counted_noun("有几家企业？", "102", "家企业") == ""
-        assert counted_noun("当选了第几届全国政协常委？", "第八届", "全国政协常委") == ""
-        assert counted_noun("筹了多少万元善款？", "410万元", "善款") == ""
-        assert counted_noun("把多少亩冬闲地变成了四季地？", "1.5万亩", "冬闲地变成四季地") == ""
+        assert counted_noun(question, span, after) == noun
 
     def test_how_many_of_a_kind_of_people_is_a_head_count(self) -> None:
         """多少科技特派员 asks a head count with no measure word: 24名 of 三批（24名）."""
