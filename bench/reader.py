@@ -863,8 +863,17 @@ def model_card(meta: dict[str, Any], results: dict[str, Any]) -> str:
                 "held the fact for 20 of 52 English questions of `tests/data/cross_lingual.jsonl`, "
                 "the multilingual ranking's first for 38): questions in other languages are "
                 "answered by the multilingual ranking (`qa/crosslingual.py`), not by this reader.",
-                "- A reading costs 1.7-1.9x the m3e-small reader's (12 layers against 4): chat "
-                "answers 12% of search's requests per second at 16 clients (target 25%).",
+                "- A reading costs 1.7-1.9x the m3e-small reader's (12 layers against 4), 8-9 ms "
+                "for a news sentence on two threads; an answer reads 1.8 sentences on average. "
+                "Chat answers "
+                + (
+                    f"{results['http']['ratios']['chat_rps_over_search_rps_c16']:.1%}"
+                    if results.get("http")
+                    else "about a fifth"
+                )
+                + " of search's requests per second at 16 clients in the last run (target 25%): "
+                "a faster reader would be shallower, and the six-layer one distilled from this "
+                "one cost 6 F1 (`bench/RESULTS.md`).",
             ]
             if meta.get("word_table")
             else []
