@@ -6,15 +6,19 @@
    (``SURE_ON_TOPIC``).
 2. The sentences of the top passages (not those that cannot tell what is asked: a question,
    or, asked what title or prize, one that gives none) are ranked by cheap scores (shared words,
-   answer type, passage rank) and the best ``READ_CANDIDATES`` are read one at a time in that order, until no
-   unread sentence could outrank the best reading so far (``STOP_MARGIN``) or the best reading's
-   sentence leads every unread one by the prior (``PRIOR_LEAD``). Most answerable questions stop
-   after one or two sentences; near misses read all six. A reading that counts in another unit
-   than the asked one (红、蓝两队 for 几支队伍) ends nothing (``qa.reader.spans.in_asked_unit``).
+   answer type, passage rank) and the best ``READ_CANDIDATES`` are read one at a time in that
+   order, until no unread sentence could outrank the best reading so far (``STOP_MARGIN``) or
+   the best reading's sentence leads every unread one by the prior (``PRIOR_LEAD``). Most
+   answerable questions stop after one or two sentences; near misses read all six. A reading
+   that counts in another unit than the asked one (红、蓝两队 for 几支队伍) ends nothing
+   (``qa.reader.spans.in_asked_unit``).
 3. Readings whose short answer is not of the asked kind (a number for "how many", a date for
    "when") are set aside, and so are sentences of an article that leaves out a name the question
-   asks about while another retrieved article is about it (``qa.reader.names``). When the best remaining sentence's probability clears the threshold calibrated on held-out seed
-   questions (``meta.json``), the answer is its span, then the sentence quoted with ``[1]``, then
+   asks about while another retrieved article is about it (``qa.reader.names``). When the best
+   remaining sentence's probability clears the threshold calibrated on held-out seed questions
+   (``meta.json``), the answer is its span (a count with the noun it counts, when the sentence
+   names it in the question's words: ``qa.reader.spans.counted_noun``), then the sentence
+   quoted with ``[1]``, then
    at most one more sentence the reader also believes. Asked about 今年, a sentence that tells
    of 去年 gives way to one that also clears the threshold and does not; asked "until when", a
    date that ends a period (至2024年1月) comes before other dates (``_preferred``). Otherwise the articles are on the topic but
