@@ -18,11 +18,11 @@
    remaining sentence's probability clears the threshold calibrated on held-out seed questions
    (``meta.json``), the answer is its span (a count with the noun it counts, when the sentence
    names it in the question's words: ``qa.reader.spans.counted_noun``), then the sentence
-   quoted with ``[1]``, then
-   at most one more sentence the reader also believes. Asked about 今年, a sentence that tells
-   of 去年 gives way to one that also clears the threshold and does not; asked "until when", a
-   date that ends a period (至2024年1月) comes before other dates (``_preferred``). Otherwise the articles are on the topic but
-   do not say: the answer says so and lists the closest passages as related reading.
+   quoted with ``[1]``, then at most one more sentence the reader also believes. Asked about
+   今年, a sentence that tells of 去年 gives way to one that also clears the threshold and does
+   not; asked "until when", a date that ends a period (至2024年1月) comes before other dates
+   (``_preferred``). Otherwise the articles are on the topic but do not say: the answer says so
+   and lists the closest passages as related reading.
 
 Traditional text is read folded to simplified character by character, so the span's offsets
 point into the source text and the answer keeps the source's characters.
