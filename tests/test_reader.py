@@ -595,6 +595,16 @@ class TestSpans:
         assert s[slice(*one_asked(q, s, a, b))] == "24名"
         assert choose(q, s, Reading(0.9, a, b, 9.0)).text(s) == "24名"
 
+    def test_one_quantity_is_cut_out_of_the_clause_it_ends(self) -> None:
+        """几条规定 read as a clause ending in 十条 is answered 十条 (then 十条规定 by the
+        answerer); a word or two before a quantity stay (共15个)."""
+        from qa.reader.spans import one_asked
+
+        s = "全面实施提升行政执法和司法质量“十条规定”，积极构建规范的执法办案体系。"
+        assert s[slice(*one_asked("嘉禾县出台了几条规定？", s, 0, s.index("规定")))] == "十条"
+        t = "共15个比赛项目。"
+        assert t[slice(*one_asked("有多少个比赛项目？", t, 0, 4))] == "共15个"
+
     def test_how_many_people_is_a_head_count(self) -> None:
         """几个人上场 asks how many people (jieba tags 上场 a noun): 10名 fits it."""
         from qa.reader.spans import span_fits

@@ -680,6 +680,9 @@ def _last_word(text: str) -> str:
     return words[-1] if words else text
 
 
+MIN_CLAUSE = 6  # characters before a span's one quantity that make it a clause, not a qualifier
+
+
 def one_asked(question: str, sentence: str, start: int, end: int) -> tuple[int, int]:
     """A span holding several quantities and ending on the only one in the unit the question
     names, cut to that one (``21家企业提供105个`` -> ``105个`` for 多少个岗位); any other span as it
@@ -692,7 +695,11 @@ def one_asked(question: str, sentence: str, start: int, end: int) -> tuple[int, 
         key=lambda m: m.start(),
     )
     fitting = [m for m in found if any(counts_in(m.group(), u) for u in units)]
-    if len(found) < 2 or len(fitting) != 1 or fitting[0] is not found[-1]:
+    if len(fitting) != 1 or fitting[0] is not found[-1]:
+        return start, end
+    # one quantity alone is cut out of a clause it ends (实施提升…质量“十条 -> 十条), not out of a
+    # word or two before it (共15个)
+    if len(found) < 2 and (fitting[0].end() < end or fitting[0].start() - start < MIN_CLAUSE):
         return start, end
     return fitting[0].start(), fitting[0].end()
 
