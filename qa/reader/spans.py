@@ -629,10 +629,16 @@ def _noun_phrase(text: str) -> str:
     when jieba cut a word short (冬闲 | 地 of 冬闲地, its 地 tagged a particle)."""
     phrase = ""
     for word, flag in tagged(text):
+        if word in _VERBS_TAGGED_NOUNS:
+            return phrase
         if not flag.startswith(_NOUN_PHRASE):
             return "" if flag == "uv" else phrase
         phrase += word
     return phrase
+
+
+# verbs jieba's dictionary tags as nouns, which end a noun phrase (多少名干部职工 | 参赛)
+_VERBS_TAGGED_NOUNS = frozenset(("参赛", "参战", "参演"))
 
 
 # "A和B分别达到X和Y": the items and the values of a "respectively" sentence
