@@ -660,7 +660,7 @@ class TestSpans:
         question = "今年篮球赛有几支队伍参赛？"
         assert candidates(question, [hit])[0].text.startswith("今年")  # read first
         ans = ReaderAnswerer(reader, threshold=0.1).answer(question, [hit])  # type: ignore[arg-type]
-        assert reader.runs == 2 and ans.short_answer == "16支"
+        assert reader.runs == 2 and ans.short_answer == "16支队伍"  # with its noun
 
     def test_how_many_of_what_is_the_noun_phrases_head(self) -> None:
         from qa.reader.spans import counts_things, span_fits
