@@ -605,10 +605,9 @@ def counted_noun(question: str, span: str, after: str) -> str:
     it in the same words: ``企业`` after ``12家`` asked ``几家企业``, ``户外劳动者服务站点`` after
     ``4个`` asked ``几个户外劳动者服务站点``; ``''`` otherwise (``超过1万名`` + ``顺丰小哥`` asked
     ``多少快递小哥``; ``5条`` + ``巴士`` asked ``几条路线以富泰巴士总站为总站``; ``第八届`` asked
-    ``第几届``). People's answers name what they
-    count (the seed questions' golds: ``102家企业``; CMRC 2018 / DRCD golds end at the measure
-    word, so the reader's spans do, and the answer adds it). Compared in simplified script; the
-    noun comes back in the sentence's own characters."""
+    ``第几届``). People's answers name what they count (the shared sample's golds: ``102家企业``);
+    CMRC 2018 / DRCD golds end at the measure word, so the reader's spans do, and the answer adds
+    it. Compared in simplified script; the noun comes back in the sentence's own characters."""
     question, text = simplified_aligned(question), simplified_aligned(after)
     m = _ASKED.search(question)
     if m is None or m.group(1) in _NOT_COUNTING:
@@ -624,6 +623,10 @@ def counted_noun(question: str, span: str, after: str) -> str:
     return after[: len(asked)] if _noun_phrase(text[: len(asked) + 8]) == asked else ""
 
 
+# verbs jieba's dictionary tags as nouns, which end a noun phrase (多少名干部职工 | 参赛)
+_VERBS_TAGGED_NOUNS = frozenset(("参赛", "参战", "参演"))
+
+
 def _noun_phrase(text: str) -> str:
     """The words of the noun phrase the text starts with (jieba's flags, ``_NOUN_PHRASE``); none
     when jieba cut a word short (冬闲 | 地 of 冬闲地, its 地 tagged a particle)."""
@@ -635,10 +638,6 @@ def _noun_phrase(text: str) -> str:
             return "" if flag == "uv" else phrase
         phrase += word
     return phrase
-
-
-# verbs jieba's dictionary tags as nouns, which end a noun phrase (多少名干部职工 | 参赛)
-_VERBS_TAGGED_NOUNS = frozenset(("参赛", "参战", "参演"))
 
 
 # "A和B分别达到X和Y": the items and the values of a "respectively" sentence
