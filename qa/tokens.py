@@ -240,13 +240,9 @@ def simplified_aligned(text: str) -> str:
     the original character).
     """
     out = _t2s.convert(text)
-    if len(out) == len(text):
-        return out.translate(FULLWIDTH_ALNUM)
-    chars = []
-    for ch in text:
-        c = _t2s.convert(ch)
-        chars.append(c if len(c) == 1 else ch)
-    return "".join(chars).translate(FULLWIDTH_ALNUM)
+    if len(out) != len(text):
+        out = "".join(c if len(c := _t2s.convert(ch)) == 1 else ch for ch in text)
+    return out.translate(FULLWIDTH_ALNUM)
 
 
 def tagged(text: str) -> list[tuple[str, str]]:

@@ -406,9 +406,9 @@ def total_for_each(question: str, sentence: str, start: int) -> bool:
 # the 54 CMRC 2018 / DRCD questions asking 几个 / 多少个 of something, none whose noun is not a
 # person has a gold answer counted in people.
 _COUNTS_OF = re.compile(r"(?:多少|几)个([\u4e00-\u9fff]{2,4})")
-_PERSON_NOUN = re.compile(
-    r"[人员者工手生师士户民家]|孩子|群众|儿童|子女|代表|嘉宾|观众|信徒|官兵|劳模|模范|干部"
-)
+# words for people (beside the characters that end many: 员, 工, 者...)
+_PEOPLE = "孩子|群众|儿童|子女|代表|嘉宾|观众|信徒|官兵|劳模|模范|干部"
+_PERSON_NOUN = re.compile(r"[人员者工手生师士户民家]|" + _PEOPLE)
 # the words of a noun phrase (jieba's flags): nouns, places, adjectives, idioms, 非, 以上
 _NOUN_PHRASE = ("n", "s", "b", "a", "i", "j", "l", "h", "f", "vn")
 
@@ -511,19 +511,14 @@ _MEASURES = [
 _UNITS = tuple(
     sorted([*_MEASURES, *(p + m for p in "余多" for m in "名人家户个万次")], key=len, reverse=True)
 )
+_UNIT = "|".join(map(re.escape, _UNITS))  # any of them, longest first, as a regex alternation
 # A number with its measure word in a sentence (1.5万亩, 200余名, 近400万元): what a "how many"
 # question asks for when the reader found it only inside a longer span (``sole_quantity``).
 _QUANTITY = re.compile(
-    "(?:"
-    + "|".join(_QUALIFIERS)
-    + r")?[\d０-９]+(?:\.\d+)?[万亿千百]?(?:余|多)?(?:"
-    + "|".join(map(re.escape, _UNITS))
-    + ")"
+    "(?:" + "|".join(_QUALIFIERS) + r")?[\d０-９]+(?:\.\d+)?[万亿千百]?(?:余|多)?(?:" + _UNIT + ")"
 )
 # the same in Chinese numerals (三批, 两队): another quantity a span may hold beside the asked one
-_SAID_QUANTITY = re.compile(
-    r"[一二三四五六七八九十两百千万]+(?:余|多)?(?:" + "|".join(map(re.escape, _UNITS)) + ")"
-)
+_SAID_QUANTITY = re.compile(r"[一二三四五六七八九十两百千万]+(?:余|多)?(?:" + _UNIT + ")")
 _QUANTITY_END = re.compile(r"[\d一二三四五六七八九十百千万亿两]$")
 _QUANTITY_START = re.compile(r"^[\d一二三四五六七八九十两百千万亿]")
 # A numeral with a word after it (两队, 16支, 4家): a count in some unit; a bare 98 says none
@@ -536,9 +531,7 @@ _MONEY = ("元", "万元", "亿元", "千元")
 # 多少 + people with no measure word between (多少科技特派员, 多少快递小哥): a head count; the
 # head of the noun phrase (``_counted_head``) names people (员, 工, 小哥; not 工资, 家庭)
 _HOW_MANY_OF = re.compile(r"多少([\u4e00-\u9fff]{1,10})")
-_PERSON_HEAD = re.compile(
-    r"(?:[人员者工手生师士民]|孩子|群众|儿童|子女|代表|嘉宾|观众|信徒|官兵|劳模|模范|干部|小哥)$"
-)
+_PERSON_HEAD = re.compile(r"(?:[人员者工手生师士民]|" + _PEOPLE + "|小哥)$")
 # 几个小时 / 几个月: the unit is the one after 个; 多久 / 多长时间 asks for a duration in any unit
 _ASKED_AFTER_GE = re.compile(r"(?:多少|几)个(小时|月|星期)")
 _ASKS_DURATION = re.compile(r"多久|多长时间")
@@ -591,11 +584,7 @@ def in_asked_unit(question: str, span: str) -> bool:
 
 
 # A span that ends in a count: a numeral and its measure word (12家, 四级, 1000张, 200余名)
-_COUNT_END = re.compile(
-    r"[\d０-９一二三四五六七八九十两百千万亿](?:余|多)?(?:"
-    + "|".join(map(re.escape, _UNITS))
-    + ")$"
-)
+_COUNT_END = re.compile(r"[\d０-９一二三四五六七八九十两百千万亿](?:余|多)?(?:" + _UNIT + ")$")
 # what is counted in these is time or money, never a noun that follows (3天时间, 5万元资金)
 _NOT_COUNTING = frozenset((*_MONEY, *_DURATIONS, "年", "月", "日", "号", "%", "岁", "倍"))
 
