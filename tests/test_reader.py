@@ -595,6 +595,11 @@ class TestSpans:
         a, b = s.index("三批"), s.index("）") + 1
         assert s[slice(*one_asked(q, s, a, b))] == "24名"
         assert choose(q, s, Reading(0.9, a, b, 9.0)).text(s) == "24名"
+        # with 个 between, the same head count (a blind question); 几个金奖 still counts things
+        q = "双龙航空港那边前后派了多少个科技特派员下企业？"
+        assert "名" in asked_unit(q)
+        assert choose(q, s, Reading(0.9, a, b, 9.0)).text(s) == "24名"
+        assert asked_unit("获得了几个金奖？") == ("个",)
 
     def test_one_quantity_is_cut_out_of_the_clause_it_ends(self) -> None:
         """几条规定 read as a clause ending in 十条 is answered 十条 (then 十条规定 by the

@@ -545,6 +545,8 @@ def asked_unit(question: str) -> tuple[str, ...]:
     if m:
         return ("个月",) if m.group(1) == "月" else (m.group(1),)
     m = _ASKED.search(question)
+    if m and m.group(1) == "个" and _PERSON_HEAD.search(_counted_head(question[m.end() :]) or ""):
+        return _DIMENSIONS["people"]  # 多少个科技特派员 counts heads (24名), as 多少科技特派员 does
     if m:
         return _MONEY if m.group(1) == "钱" else (m.group(1),)
     if _ASKS_DURATION.search(question):
