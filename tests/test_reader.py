@@ -985,6 +985,10 @@ class TestAnswerer:
         # the question's own words are no answer, except in a choice question
         assert not span_fits("恩平“工BA”是在哪个体育馆打的？", "恩平")
         assert span_fits("学员们观摩的是一审还是二审？", "二审")
+        # nor a quantity it says in words, given in digits (每进一分 -> 1分; 十二个 -> 12个)
+        assert not span_fits("球队每进一分要捐多少？", "1分")
+        assert span_fits("球队每进一分要捐多少？", "50元")
+        assert not span_fits("十二个队各派了几个人？", "12个")
         hits = [_hit(0)]
 
         class Wordy(FakeReader):

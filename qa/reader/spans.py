@@ -286,10 +286,32 @@ _PUNCTUATION = re.compile(r"[\s，。、；：？！“”‘’《》（）,.;:
 
 
 def echoes(question: str, span: str) -> bool:
-    """A short answer that the question already says (`恩平` for 恩平“工BA”是在哪个体育馆打的？)
-    is the reader guessing; but a choice question (一审还是二审？) is answered with its words."""
+    """A short answer that the question already says (`恩平` for 恩平“工BA”是在哪个体育馆打的？;
+    ``1分`` for 每进一分要捐多少？) is the reader guessing; but a choice question (一审还是二审？) is
+    answered with its words."""
     core = _PUNCTUATION.sub("", span)
-    return bool(core) and core in question and "还是" not in question
+    if not core or "还是" in question:
+        return False
+    if core in question:
+        return True
+    return bool(_DIGIT.search(core)) and core in _SMALL_NUMERAL.sub(_as_digits, question)
+
+
+# A small number in Chinese numerals (一, 两, 十二, 三十): the quantity a question says in words
+# that a span gives in digits
+_DIGITS = {c: i for i, c in enumerate("零一二三四五六七八九")} | {"两": 2, "〇": 0}
+_SMALL_NUMERAL = re.compile(
+    r"[一二两三四五六七八九]?十[一二三四五六七八九]?|[零〇一二两三四五六七八九]"
+)
+_DIGIT = re.compile(r"\d")
+
+
+def _as_digits(m: re.Match[str]) -> str:
+    text = m.group()
+    if "十" not in text:
+        return str(_DIGITS[text])
+    tens, _, ones = text.partition("十")
+    return str(_DIGITS.get(tens, 1) * 10 + _DIGITS.get(ones, 0))
 
 
 # "Besides X, which ...?" (除了一树药业，另外两家实习实训基地是哪两家企业？): X is not the answer.
