@@ -601,6 +601,20 @@ class TestSpans:
         assert choose(q, s, Reading(0.9, a, b, 9.0)).text(s) == "24名"
         assert asked_unit("获得了几个金奖？") == ("个",)
 
+    def test_a_total_asked_is_the_quantity_after_a_word_of_a_total(self) -> None:
+        """一共安置了多少户 is answered by 共安置…101户, not the 剩余97户 the sentence goes on to;
+        a span already after a total, or a question asking no total, stays."""
+        from qa.reader.spans import choose, the_total
+
+        s = "幸福小区共安置易地扶贫搬迁群众101户406人，目前除4户无劳动力的搬迁群众外，剩余97户已就业。"
+        q = "幸福小区一共安置了多少户易地搬迁的群众？"
+        a = s.index("97户")
+        assert s[slice(*the_total(q, s, a, a + 3))] == "101户"
+        assert choose(q, s, Reading(0.9, a, a + 3, 9.0)).text(s) == "101户"
+        assert the_total("剩余多少户没有就业？", s, a, a + 3) == (a, a + 3)
+        b = s.index("101户")
+        assert the_total(q, s, b, b + 4) == (b, b + 4)
+
     def test_one_quantity_is_cut_out_of_the_clause_it_ends(self) -> None:
         """几条规定 read as a clause ending in 十条 is answered 十条 (then 十条规定 by the
         answerer); a word or two before a quantity stay (共15个)."""

@@ -423,6 +423,29 @@ def total_for_each(question: str, sentence: str, start: int) -> bool:
     )
 
 
+# Asked a total (一共安置了多少户), the sentence's one quantity of the asked unit that follows a
+# word of a total (共安置易地扶贫搬迁群众101户) answers, not the remainder it goes on to give (剩余97户).
+_ASKS_TOTAL = re.compile(r"一共|总共|共计|累计|合计|总计|总数")
+_TOTAL_AHEAD = re.compile(r"(?:(?<!公)共|累计|合计|总共|总计|总额)[^，。；,;\d]{0,12}$")
+
+
+def the_total(question: str, sentence: str, start: int, end: int) -> tuple[int, int]:
+    """Asked a total in a unit, the one quantity in that unit after a word of a total
+    (``共安置…101户``), when the span is not already one; the span as it is otherwise."""
+    units = asked_unit(question)
+    if not units or _ASKS_TOTAL.search(question) is None:
+        return start, end
+    if _TOTAL_AHEAD.search(sentence[max(0, start - 14) : start]):
+        return start, end
+    totals = [
+        m
+        for m in _QUANTITY.finditer(sentence)
+        if any(counts_in(m.group(), u) for u in units)
+        and _TOTAL_AHEAD.search(sentence[max(0, m.start() - 14) : m.start()])
+    ]
+    return totals[0].span() if len(totals) == 1 else (start, end)
+
+
 # "How many <things>" (几个金奖, 多少个站点): a head count (10名 选手) does not answer it, though
 # counters of people and things answer each other's questions otherwise (多少个孩子 -> 639人). Of
 # the 54 CMRC 2018 / DRCD questions asking 几个 / 多少个 of something, none whose noun is not a
@@ -1104,6 +1127,7 @@ def _choose(question: str, sentence: str, reading: Reading) -> Reading:
         options = exact
     *_, s, e, score = min(options)
     s, e = respectively(question, sentence, *one_asked(question, sentence, s, e))
+    s, e = the_total(question, sentence, s, e)
     s, e = the_day(question, sentence, s, e)
     s, e = trim_particles(question, sentence, s, e)
     if (s, e) == (reading.start, reading.end):
