@@ -69,6 +69,9 @@ BLIND_SETS = {
     "blind_4": {"answerable": "fresh_questions_4.jsonl", "near_miss": "fresh_near_miss_4.jsonl"},
     # written the same way after this stop's rules, asking past the headline figures; not read
     "blind_5": {"answerable": "fresh_questions_5.jsonl", "near_miss": "fresh_near_miss_5.jsonl"},
+    # written 2026-12-07 (third night) the same way, before this stop's misses of blind_5 were
+    # read; not read
+    "blind_6": {"answerable": "fresh_questions_6.jsonl", "near_miss": "fresh_near_miss_6.jsonl"},
 }
 
 # Two-turn conversations, by their key in the results. The first set was read while the rules
@@ -675,7 +678,12 @@ def model_card(meta: dict[str, Any], results: dict[str, Any]) -> str:
         "articles' text alone, not read)",
         "blind_5": "Fifth blind sets ({q} answerable, {n} near misses, "
         "`tests/data/fresh_questions_5.jsonl` and `fresh_near_miss_5.jsonl`, written the same "
-        "way after this stop's rules, on facts from the middle and end of the articles, not read)",
+        "way after that stop's rules, on facts from the middle and end of the articles; its "
+        "misses were read on 2026-12-07, third night)",
+        "blind_6": "Sixth blind sets ({q} answerable, {n} near misses, "
+        "`tests/data/fresh_questions_6.jsonl` and `fresh_near_miss_6.jsonl`, written on "
+        "2026-12-07 (third night) from the articles' text alone, at least 15 articles each, "
+        "not read)",
     }
     follow_ups = {
         "follow_ups": "Follow-ups ({n} two-turn conversations whose second question leaves out "

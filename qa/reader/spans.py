@@ -61,7 +61,9 @@ MARGIN = 6.0
 _ASKS_TIME = re.compile(
     r"什么时候|啥时候|啥时|何时|哪天|哪一天|哪年|哪一年|几月|几号|几日|日期|什么时间|啥时间"
 )
-_ASKS_COUNT = re.compile(r"多少|(?<!哪)几|多大|多长|多高|多远|多久|百分之|比例|人数|金额|多重")
+_ASKS_COUNT = re.compile(
+    r"多少|(?<![哪那这])几|多大|多长|多高|多远|多久|百分之|比例|人数|金额|多重"
+)
 _COUNTS = re.compile(r"\d|[一二三四五六七八九十百千万亿两半〇零首]")
 # A number that names rather than counts (3号楼, 5号线): no answer to "how many" unless 号 is
 # asked (none of the 563 CMRC 2018 / DRCD "how many" questions without 号 has one for its gold).
@@ -84,7 +86,7 @@ _ASKS_ORGANIZATION = re.compile(r"单位|部门|机构|公司|企业|组织|哪�
 _ASKS_SHARE = re.compile(r"比例|百分之|百分比|占比|(?<![效频速])率(?:是|为|达|有)?(?:多少|几)")
 _SHARES = re.compile(r"%|％|百分之|成|分之|/|倍")
 # Asked which day, a year alone is no answer (哪天举办的？ -> "2023").
-_ASKS_DAY = re.compile(r"哪天|哪一天|哪日|几号|具体日期")
+_ASKS_DAY = re.compile(r"哪天|哪一天|哪几天|哪日|几号|具体日期")
 _DAYS = re.compile(
     r"[\d一二三四五六七八九十〇零][日号]|月|今天|昨天|前天|明天|当天|当日|次日|周[一二三四五六日末]"
     r"|星期|节|夜|上午|下午|晚上|凌晨"
@@ -450,7 +452,7 @@ def the_total(question: str, sentence: str, start: int, end: int) -> tuple[int, 
 # counters of people and things answer each other's questions otherwise (多少个孩子 -> 639人). Of
 # the 54 CMRC 2018 / DRCD questions asking 几个 / 多少个 of something, none whose noun is not a
 # person has a gold answer counted in people.
-_COUNTS_OF = re.compile(r"(?:多少|几)个([\u4e00-\u9fff]{2,4})")
+_COUNTS_OF = re.compile(r"(?:多少|(?<![那这])几)个([\u4e00-\u9fff]{2,4})")
 # words for people (beside the characters that end many: 员, 工, 者...)
 _PEOPLE = "孩子|群众|儿童|子女|代表|嘉宾|观众|信徒|官兵|劳模|模范|干部"
 _PERSON_NOUN = re.compile(r"[人员者工手生师士户民家]|" + _PEOPLE)
@@ -569,7 +571,9 @@ _QUANTITY_START = re.compile(r"^[\d一二三四五六七八九十两百千万亿
 # A numeral with a word after it (两队, 16支, 4家): a count in some unit; a bare 98 says none
 _COUNTED_IN = re.compile(r"[\d０-９一二三四五六七八九十两百千万亿](?:余|多)?[\u4e00-\u9fff]")
 # The unit a question names after 多少 / 几 (多少户, 几家企业, 多少人次); money asked as 多少钱
-_ASKED = re.compile(r"(?:多少|几)(" + "|".join(sorted(_MEASURES, key=len, reverse=True)) + r"|钱)")
+_ASKED = re.compile(
+    r"(?:多少|(?<![那这])几)(" + "|".join(sorted(_MEASURES, key=len, reverse=True)) + r"|钱)"
+)
 _MONEY = ("元", "万元", "亿元", "千元")
 
 
@@ -578,7 +582,7 @@ _MONEY = ("元", "万元", "亿元", "千元")
 _HOW_MANY_OF = re.compile(r"多少([\u4e00-\u9fff]{1,10})")
 _PERSON_HEAD = re.compile(r"(?:[人员者工手生师士民]|" + _PEOPLE + "|小哥)$")
 # 几个小时 / 几个月: the unit is the one after 个; 多久 / 多长时间 asks for a duration in any unit
-_ASKED_AFTER_GE = re.compile(r"(?:多少|几)个(小时|月|星期)")
+_ASKED_AFTER_GE = re.compile(r"(?:多少|(?<![那这])几)个(小时|月|星期)")
 _ASKS_DURATION = re.compile(r"多久|多长时间")
 _DURATIONS = ("个月", "小时", "分钟", "星期", "天", "周", "年")
 
@@ -639,9 +643,9 @@ _NOT_COUNTING = frozenset((*_MONEY, *_DURATIONS, "年", "月", "日", "号", "%"
 def counted_noun(question: str, span: str, after: str) -> str:
     """The noun a count is of, as the sentence goes on right after it, when the question counts
     it in the same words: ``企业`` after ``12家`` asked ``几家企业``, ``户外劳动者服务站点`` after
-    ``4个`` asked ``几个户外劳动者服务站点``; ``''`` otherwise (``超过1万名`` + ``顺丰小哥`` asked
-    ``多少快递小哥``; ``5条`` + ``巴士`` asked ``几条路线以富泰巴士总站为总站``; ``第八届`` asked
-    ``第几届``). People's answers name what they count (the shared sample's golds: ``102家企业``);
+    ``4个`` asked ``几个户外劳动者服务站点``, ``参赛作品`` after ``147个`` asked ``多少个作品`` (a
+    word or two before the question's); ``''`` otherwise (``超过1万名`` + ``顺丰小哥`` asked
+    ``多少快递小哥``; ``第八届`` asked ``第几届``). People's answers name what they count (the shared sample's golds: ``102家企业``);
     CMRC 2018 / DRCD golds end at the measure word, so the reader's spans do, and the answer adds
     it. Compared in simplified script; the noun comes back in the sentence's own characters."""
     question, text = simplified_aligned(question), simplified_aligned(after)
@@ -653,10 +657,17 @@ def counted_noun(question: str, span: str, after: str) -> str:
     if question[max(m.start() - 1, 0)] == "第":  # 第几届 asks which, not how many
         return ""
     asked = _noun_phrase(question[m.end() :])  # 企业 of 几家企业？
-    if len(asked) < 2 or not text.startswith(asked):
+    if len(asked) < 2:
         return ""
-    # the sentence's own words end where the question's do (1.5万亩冬闲地, not 冬闲 of it)
-    return after[: len(asked)] if _noun_phrase(text[: len(asked) + 8]) == asked else ""
+    # the sentence's own words end where the question's do (1.5万亩冬闲地, not 冬闲 of it), or
+    # a word or two before them (147个参赛作品 asked 多少个作品)
+    said = _noun_phrase(text[: len(asked) + MAX_NOUN_BEFORE + 8])
+    if said.endswith(asked) and len(said) <= len(asked) + MAX_NOUN_BEFORE:
+        return after[: len(said)]
+    return ""
+
+
+MAX_NOUN_BEFORE = 4  # characters the sentence's counted noun may add before the question's
 
 
 # verbs jieba's dictionary tags as nouns, which end a noun phrase (多少名干部职工 | 参赛)
@@ -668,7 +679,7 @@ def _noun_phrase(text: str) -> str:
     when jieba cut a word short (冬闲 | 地 of 冬闲地, its 地 tagged a particle)."""
     phrase = ""
     for word, flag in tagged(text):
-        if word in _VERBS_TAGGED_NOUNS:
+        if word in _VERBS_TAGGED_NOUNS and phrase:  # 参赛作品: before a noun, it is one
             return phrase
         if not flag.startswith(_NOUN_PHRASE):
             return "" if flag == "uv" else phrase
