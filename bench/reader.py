@@ -72,6 +72,9 @@ BLIND_SETS = {
     # written 2026-12-07 (third night) the same way, before this stop's misses of blind_5 were
     # read; not read
     "blind_6": {"answerable": "fresh_questions_6.jsonl", "near_miss": "fresh_near_miss_6.jsonl"},
+    # written the same evening in several users' styles (terse, chatty, loose names), after the
+    # sixth's misses were read; not read
+    "blind_7": {"answerable": "fresh_questions_7.jsonl", "near_miss": "fresh_near_miss_7.jsonl"},
 }
 
 # Two-turn conversations, by their key in the results. The first set was read while the rules
@@ -682,8 +685,11 @@ def model_card(meta: dict[str, Any], results: dict[str, Any]) -> str:
         "misses were read on 2026-12-07, third night)",
         "blind_6": "Sixth blind sets ({q} answerable, {n} near misses, "
         "`tests/data/fresh_questions_6.jsonl` and `fresh_near_miss_6.jsonl`, written on "
-        "2026-12-07 (third night) from the articles' text alone, at least 15 articles each, "
-        "not read)",
+        "2026-12-07 (third night) from the articles' text alone, at least 15 articles each; "
+        "its misses were read that night)",
+        "blind_7": "Seventh blind sets ({q} answerable, {n} near misses, "
+        "`tests/data/fresh_questions_7.jsonl` and `fresh_near_miss_7.jsonl`, written on "
+        "2026-12-07 (third night) in several users' styles, all 25 articles, not read)",
     }
     follow_ups = {
         "follow_ups": "Follow-ups ({n} two-turn conversations whose second question leaves out "

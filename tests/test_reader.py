@@ -419,6 +419,7 @@ class TestSpans:
         assert ends_period(until, s, s.index("2024"), s.index("，贵州"))
         started = "近日，2023年贵州省工会温暖服务季活动启动。"
         assert not ends_period(until, started, 3, 8)
+        assert not ends_period("温暖服务季要一直搞到啥时候？", started, 3, 8)  # colloquial
         assert ends_period(until, "活动到2024年1月底结束。", 3, 10)  # right before 结束
         assert ends_period(until, "活动时间为2023年11月至2024年1月。", 5, 20)  # a range
         assert ends_period("活动什么时候启动？", started, 3, 8)  # not an "until" question

@@ -970,8 +970,8 @@ def other_year(question: str, sentence: str) -> bool:
 # "Until when": the end of a period (至2024年1月), not a date the sentence names otherwise. Not
 # "traced back to when" (追溯至什么时候) or "when at last" (到何时才), which ask for a start
 _ASKS_UNTIL = re.compile(
-    r"(?:到|至|直到|截至|截止到?)(?:什么时候|何时|哪一?年|哪天|哪一天|几时|什么时间|几月)"
-    r"|什么时候(?:结束|截止|为止)"
+    r"(?:到|至|直到|截至|截止到?)(?:什么时候|啥时候?|何时|哪一?年|哪天|哪一天|几时|什么时间|几月)"
+    r"|(?:什么|啥)时候(?:结束|截止|为止)"
 )
 _NOT_UNTIL = re.compile(r"追溯|追朔|上溯|才")
 _ENDS_BEFORE = re.compile(r"(?:至|到|止|截至|直至|直到)$")
