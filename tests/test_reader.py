@@ -1005,6 +1005,7 @@ class TestAnswerer:
         # nor a quantity it says in words, given in digits (每进一分 -> 1分; 十二个 -> 12个)
         assert not span_fits("球队每进一分要捐多少？", "1分")
         assert span_fits("球队每进一分要捐多少？", "50元")
+        assert not span_fits("工BA按得分认捐每分捐多少？", "1分")  # 每分: each one point
         assert not span_fits("十二个队各派了几个人？", "12个")
         hits = [_hit(0)]
 

@@ -296,7 +296,10 @@ def echoes(question: str, span: str) -> bool:
         return False
     if core in question:
         return True
-    return bool(_DIGIT.search(core)) and core in _SMALL_NUMERAL.sub(_as_digits, question)
+    if not _DIGIT.search(core):
+        return False
+    said = _EACH_ONE.sub("每1", _SMALL_NUMERAL.sub(_as_digits, question))  # 每分: 每1分
+    return core in said
 
 
 # A small number in Chinese numerals (一, 两, 十二, 三十): the quantity a question says in words
@@ -306,6 +309,7 @@ _SMALL_NUMERAL = re.compile(
     r"[一二两三四五六七八九]?十[一二三四五六七八九]?|[零〇一二两三四五六七八九]"
 )
 _DIGIT = re.compile(r"\d")
+_EACH_ONE = re.compile(r"每(?=[^\d\s多少几])")
 
 
 def _as_digits(m: re.Match[str]) -> str:
