@@ -75,6 +75,9 @@ BLIND_SETS = {
     # written the same evening in several users' styles (terse, chatty, loose names), after the
     # sixth's misses were read; not read
     "blind_7": {"answerable": "fresh_questions_7.jsonl", "near_miss": "fresh_near_miss_7.jsonl"},
+    # written the same evening on facts from the second half of the articles, the near misses
+    # half about a detail beside one the text gives; not read
+    "blind_8": {"answerable": "fresh_questions_8.jsonl", "near_miss": "fresh_near_miss_8.jsonl"},
 }
 
 # Two-turn conversations, by their key in the results. The first set was read while the rules
@@ -689,7 +692,12 @@ def model_card(meta: dict[str, Any], results: dict[str, Any]) -> str:
         "its misses were read that night)",
         "blind_7": "Seventh blind sets ({q} answerable, {n} near misses, "
         "`tests/data/fresh_questions_7.jsonl` and `fresh_near_miss_7.jsonl`, written on "
-        "2026-12-07 (third night) in several users' styles, all 25 articles, not read)",
+        "2026-12-07 (third night) in several users' styles, all 25 articles; its misses were "
+        "read that night)",
+        "blind_8": "Eighth blind sets ({q} answerable, {n} near misses, "
+        "`tests/data/fresh_questions_8.jsonl` and `fresh_near_miss_8.jsonl`, written on "
+        "2026-12-07 (third night) on facts from the second half of at least 20 articles, the "
+        "near misses half about a detail beside one the text gives; not read)",
     }
     follow_ups = {
         "follow_ups": "Follow-ups ({n} two-turn conversations whose second question leaves out "
