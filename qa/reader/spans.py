@@ -240,7 +240,12 @@ def span_fits(question: str, span: str) -> bool:
         got = _dimension(span)
         if got == "people" and counts_things(question):
             return False
-        return _same_dimension(_UNIT_OF.get(units[0]) if units else None, got)
+        asked = _UNIT_OF.get(units[0]) if units else None
+        if asked == "people" and got == "count" and not counts_in(span, "户"):
+            # asked 多少人 / 几名, a count of things (21家) is no head count: none of the 42 CMRC
+            # 2018 / DRCD golds asked so is one (households, 2150户（人）, stand for people)
+            return False
+        return _same_dimension(asked, got)
     if asks_person(question):
         return names_person(span)
     if _ASKS_WHO.search(question) and not _ASKS_ORGANIZATION.search(question):
