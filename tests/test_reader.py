@@ -498,9 +498,11 @@ class TestSpans:
         assert span_fits("有多少个站点？", "479个") and span_fits("多少个孩子？", "639人")
         # counters answer each other; money, time and area want their own units
         assert not span_fits("有多少个驿站？", "15分钟") and span_fits("有几个监测点？", "4家")
-        # asked a head count, a count of things is none; households stand for people
+        # asked a head count, a count of things (or households) is none
         assert not span_fits("招聘会有多少人谈成了工作？", "21家")
-        assert span_fits("走访了多少人？", "2150户（人）") and span_fits("有几名选手？", "10名")
+        assert not span_fits("基地是几月份获批的？", "2022年来")  # a month asked
+        assert span_fits("基地是几月份获批的？", "2022年3月") and span_fits("干了几个月？", "3个月")
+        assert not span_fits("约见了多少名信访群众？", "2150户") and span_fits("有几名选手？", "10名")
         assert not span_fits("花了多少钱？", "300多") and not span_fits("花了多少钱？", "3号楼")
         # a year or a day is a date, not a count or a duration
         assert not span_fits("调解了多少起纠纷？", "2023年") and not span_fits(

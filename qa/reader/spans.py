@@ -85,6 +85,9 @@ _ASKS_ORGANIZATION = re.compile(r"单位|部门|机构|公司|企业|组织|哪�
 # ratio given as 1,161 (boys per thousand girls).
 _ASKS_SHARE = re.compile(r"比例|百分之|百分比|占比|(?<![效频速])率(?:是|为|达|有)?(?:多少|几)")
 _SHARES = re.compile(r"%|％|百分之|成|分之|/|倍")
+# Asked which month, a year alone is no answer (几月份获批的？ -> "2022年来"); all 10 CMRC 2018 /
+# DRCD golds asked so name a month.
+_ASKS_MONTH = re.compile(r"几月|哪个月|哪一个月")
 # Asked which day, a year alone is no answer (哪天举办的？ -> "2023").
 _ASKS_DAY = re.compile(r"哪天|哪一天|哪几天|哪日|几号|具体日期")
 _DAYS = re.compile(
@@ -227,6 +230,8 @@ def span_fits(question: str, span: str) -> bool:
         return False
     if _ASKS_DAY.search(question):
         return bool(_DAYS.search(span))
+    if _ASKS_MONTH.search(question):
+        return "月" in span
     if _ASKS_TIME.search(question):
         return bool(_DATES.search(span))
     if _ASKS_COUNT.search(question):
@@ -241,9 +246,9 @@ def span_fits(question: str, span: str) -> bool:
         if got == "people" and counts_things(question):
             return False
         asked = _UNIT_OF.get(units[0]) if units else None
-        if asked == "people" and got == "count" and not counts_in(span, "户"):
-            # asked 多少人 / 几名, a count of things (21家) is no head count: none of the 42 CMRC
-            # 2018 / DRCD golds asked so is one (households, 2150户（人）, stand for people)
+        if asked == "people" and got == "count":
+            # asked 多少人 / 几名, a count of things (21家, 2150户) is no head count: none of the
+            # 42 CMRC 2018 / DRCD golds asked so is one
             return False
         return _same_dimension(asked, got)
     if asks_person(question):
