@@ -502,7 +502,9 @@ class TestSpans:
         assert not span_fits("招聘会有多少人谈成了工作？", "21家")
         assert not span_fits("基地是几月份获批的？", "2022年来")  # a month asked
         assert span_fits("基地是几月份获批的？", "2022年3月") and span_fits("干了几个月？", "3个月")
-        assert not span_fits("约见了多少名信访群众？", "2150户") and span_fits("有几名选手？", "10名")
+        assert not span_fits("约见了多少名信访群众？", "2150户") and span_fits(
+            "有几名选手？", "10名"
+        )
         assert not span_fits("花了多少钱？", "300多") and not span_fits("花了多少钱？", "3号楼")
         # a year or a day is a date, not a count or a duration
         assert not span_fits("调解了多少起纠纷？", "2023年") and not span_fits(
@@ -1011,6 +1013,9 @@ class TestAnswerer:
         assert not span_fits("球队每进一分要捐多少？", "1分")
         assert span_fits("球队每进一分要捐多少？", "50元")
         assert not span_fits("工BA按得分认捐每分捐多少？", "1分")  # 每分: each one point
+        # nor the question's words after a count (一起 + what the question names)
+        assert not span_fits("那起历史遗留涉法涉诉案是什么案子？", "一起历史遗留涉法涉诉案")
+        assert span_fits("涞滩镇的面积是多少平方公里？", "70.99平方公里")  # a unit, no echo
         assert not span_fits("十二个队各派了几个人？", "12个")
         hits = [_hit(0)]
 
