@@ -625,6 +625,17 @@ class TestSpans:
         b = s.index("101户")
         assert the_total(q, s, b, b + 4) == (b, b + 4)
 
+    def test_who_holds_a_role_the_sentence_never_names(self) -> None:
+        """Asked who holds a role, a person of a sentence that never names it is someone else."""
+        from qa.reader.spans import fits_in, role_unsaid
+
+        s = "华电龙口发电有限公司电气运行甲班班长、高级技师张峰榜上有名。"
+        a = s.index("张峰")
+        assert role_unsaid("龙口市总工会主席是谁？", s)
+        assert not fits_in("龙口市总工会主席是谁？", s, a, a + 2)
+        assert fits_in("电气运行甲班班长叫什么？", s, a, a + 2)
+        assert not role_unsaid("谁获得了齐鲁工匠称号？", s)  # no role asked
+
     def test_one_quantity_is_cut_out_of_the_clause_it_ends(self) -> None:
         """几条规定 read as a clause ending in 十条 is answered 十条 (then 十条规定 by the
         answerer); a word or two before a quantity stay (共15个)."""
@@ -1013,6 +1024,10 @@ class TestAnswerer:
         assert not span_fits("球队每进一分要捐多少？", "1分")
         assert span_fits("球队每进一分要捐多少？", "50元")
         assert not span_fits("工BA按得分认捐每分捐多少？", "1分")  # 每分: each one point
+        # 一盏盏 (lamp after lamp) is no count; 四级 counts levels, not people; 挣多少 asks money
+        assert not span_fits("沙湖镇一共装了多少盏太阳能路灯？", "了一盏盏")
+        assert span_fits("装了多少盏？", "500盏") and not span_fits("有多少名网格员？", "四级")
+        assert not span_fits("一个月大概能挣多少？", "526名")
         # nor the question's words after a count (一起 + what the question names)
         assert not span_fits("那起历史遗留涉法涉诉案是什么案子？", "一起历史遗留涉法涉诉案")
         assert span_fits("涞滩镇的面积是多少平方公里？", "70.99平方公里")  # a unit, no echo
