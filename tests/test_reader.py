@@ -977,7 +977,7 @@ class TestAnswerer:
 
     def test_a_reading_of_the_wrong_kind_is_not_an_answer(self) -> None:
         """Asked "how many" or "when", a short answer without a number or a date is refused."""
-        from qa.reader.spans import span_fits
+        from qa.reader.spans import fits_in, span_fits
 
         assert span_fits("骑手公寓有多少套房源？", "98套") and span_fits("第几家？", "首家")
         assert not span_fits("骑手公寓有多少套房源？", "根本上")
@@ -1028,6 +1028,15 @@ class TestAnswerer:
         assert not span_fits("沙湖镇一共装了多少盏太阳能路灯？", "了一盏盏")
         assert span_fits("装了多少盏？", "500盏") and not span_fits("有多少名网格员？", "四级")
         assert not span_fits("一个月大概能挣多少？", "526名")
+        assert not span_fits("聘了多少名调解员？", "一批劳动关系信息员、劳动争议调解员")  # 一批
+        assert span_fits("是第几批学生？", "第一批") and span_fits("有多少个社团？", "100多个")
+        s = "近日，沙湖镇圩镇社区主要道路安装上了一盏盏崭新的太阳能路灯。"
+        a = s.index("了一盏")
+        assert not fits_in("沙湖镇一共装了多少盏太阳能路灯？", s, a, a + 3)
+        # a thing's name holds no 的; which venue: a name that says it is one
+        assert not span_fits("那部短视频叫什么名字？", "短视频大赛参赛作品的开场白")
+        assert span_fits("这个模式叫什么名字？", "十户联体")
+        assert not span_fits("大赛在香港哪个场馆比的？", "北京市总工会、香港工会联合会")
         # nor the question's words after a count (一起 + what the question names)
         assert not span_fits("那起历史遗留涉法涉诉案是什么案子？", "一起历史遗留涉法涉诉案")
         assert span_fits("涞滩镇的面积是多少平方公里？", "70.99平方公里")  # a unit, no echo
