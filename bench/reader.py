@@ -78,6 +78,9 @@ BLIND_SETS = {
     # written the same evening on facts from the second half of the articles, the near misses
     # half about a detail beside one the text gives; not read
     "blind_8": {"answerable": "fresh_questions_8.jsonl", "near_miss": "fresh_near_miss_8.jsonl"},
+    # written the same evening as half-remembered details ("那个…是多少来着？"), after the eighth's
+    # misses were read; not read
+    "blind_9": {"answerable": "fresh_questions_9.jsonl", "near_miss": "fresh_near_miss_9.jsonl"},
 }
 
 # Two-turn conversations, by their key in the results. The first set was read while the rules
@@ -697,7 +700,11 @@ def model_card(meta: dict[str, Any], results: dict[str, Any]) -> str:
         "blind_8": "Eighth blind sets ({q} answerable, {n} near misses, "
         "`tests/data/fresh_questions_8.jsonl` and `fresh_near_miss_8.jsonl`, written on "
         "2026-12-07 (third night) on facts from the second half of at least 20 articles, the "
-        "near misses half about a detail beside one the text gives; not read)",
+        "near misses half about a detail beside one the text gives; its misses were read that "
+        "night)",
+        "blind_9": "Ninth blind sets ({q} answerable, {n} near misses, "
+        "`tests/data/fresh_questions_9.jsonl` and `fresh_near_miss_9.jsonl`, written on "
+        "2026-12-07 (third night) as details half remembered, all 25 articles, not read)",
     }
     follow_ups = {
         "follow_ups": "Follow-ups ({n} two-turn conversations whose second question leaves out "

@@ -1037,6 +1037,10 @@ class TestAnswerer:
         assert not span_fits("那部短视频叫什么名字？", "短视频大赛参赛作品的开场白")
         assert span_fits("这个模式叫什么名字？", "十户联体")
         assert not span_fits("大赛在香港哪个场馆比的？", "北京市总工会、香港工会联合会")
+        # the question's own figure (98套, 近300名) is no answer; 几点 wants a time of day
+        assert not span_fits("98套房子里有多少套是4人间？", "98套房源，可提供300余张床位")
+        assert not span_fits("近300名调解员里有多少人在线上培训？", "近300人")
+        assert not span_fits("驿站每天几点开门？", "半天") and span_fits("几点开门？", "上午9点")
         # nor the question's words after a count (一起 + what the question names)
         assert not span_fits("那起历史遗留涉法涉诉案是什么案子？", "一起历史遗留涉法涉诉案")
         assert span_fits("涞滩镇的面积是多少平方公里？", "70.99平方公里")  # a unit, no echo

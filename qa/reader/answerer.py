@@ -341,7 +341,7 @@ class ReaderAnswerer:
         the best reading is not of the asked kind (a number for "how many", a date for "when")."""
         if not ranked or not self._fits(question, ranked[0]):
             return 0.0
-        return max(self.confidence(c) for c in ranked if not c.foreign)
+        return max(self.confidence(c) for c in ranked if self._fits(question, c))
 
     @staticmethod
     def _fits(question: str, c: Candidate) -> bool:

@@ -95,6 +95,9 @@ _ASKS_NAME = re.compile(r"叫什么|叫啥|什么名字|名称是什么|名字�
 # Asked which month, a year alone is no answer (几月份获批的？ -> "2022年来"); all 10 CMRC 2018 /
 # DRCD golds asked so name a month.
 _ASKS_MONTH = re.compile(r"几月|哪个月|哪一个月")
+# Asked what time of day (几点开门), an answer tells one (9点, 上午9时, 8:30, 全天)
+_ASKS_CLOCK = re.compile(r"几点")
+_CLOCK = re.compile(r"[点时:：]|全天")
 # Asked which day, a year alone is no answer (哪天举办的？ -> "2023").
 _ASKS_DAY = re.compile(r"哪天|哪一天|哪几天|哪日|几号|具体日期")
 _DAYS = re.compile(
@@ -170,6 +173,26 @@ def only_shares(span: str, units: tuple[str, ...]) -> bool:
     return not re.search(r"[\d０-９]", rest) and not any(counts_in(rest, u) for u in units)
 
 
+def said_quantities(question: str, span: str, units: tuple[str, ...] = ()) -> bool:
+    """Whether every quantity of the span (in the asked unit, when the question names one) is one
+    the question already states, in any unit (98套 of ``98套房源，可提供300余张床位`` asked
+    98套房子里有多少套是4人间？; 近300人 asked 近300名调解员里有多少人…？): the reader found the
+    question's figure. Of the 563 CMRC 2018 / DRCD "how many" golds none is (the 2 whose numbers
+    the question says have them in a date or a code: 2009年4月, 7/34P)."""
+    said = {_number(m.group()) for m in _QUANTITY.finditer(question)}
+    found = [m.group() for m in _QUANTITY.finditer(span)]
+    asked = [q for q in found if any(counts_in(q, u) for u in units)] or found
+    return bool(asked) and all(_number(q) in said for q in asked)
+
+
+def _number(quantity: str) -> str:
+    m = _NUMBER.search(quantity)
+    return m.group() if m else quantity
+
+
+_NUMBER = re.compile(r"[\d０-９]+(?:\.\d+)?")
+
+
 def _dimension(span: str) -> str | None:
     """What the first quantity of the span measures (people, count, money, time, area, or a
     date), if known."""
@@ -242,6 +265,8 @@ def span_fits(question: str, span: str) -> bool:
         return bool(_DAYS.search(span))
     if _ASKS_MONTH.search(question):
         return "月" in span
+    if _ASKS_CLOCK.search(question):
+        return _CLOCK.search(span) is not None
     if _ASKS_TIME.search(question):
         return bool(_DATES.search(span))
     if _ASKS_COUNT.search(question):
@@ -252,6 +277,8 @@ def span_fits(question: str, span: str) -> bool:
             return bool(_SHARES.search(span))
         units = asked_unit(question)
         if units and only_shares(span, units):
+            return False
+        if said_quantities(question, span, units):
             return False
         got = _dimension(span)
         if got == "people" and counts_things(question):
