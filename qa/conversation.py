@@ -81,11 +81,22 @@ def named(question: str, previous: str, reply: str) -> str:
         return question
     first = reply.strip().split("\n", 1)[0].strip().strip("*").strip()
     if _ASKS_NAME.search(simplified_aligned(previous)):
-        name = first if _NAME.fullmatch(first) else None
+        # no name answered: the one the previous question described (龙口市第一个拿到“齐鲁工匠”
+        # 称号的职工叫什么？ + 他在哪家公司上班？ -> 龙口市第一个拿到“齐鲁工匠”称号的职工在哪家公司上班？)
+        name = first if _NAME.fullmatch(first) else _described(previous)
     else:
         people = unknown_people(previous)
         name = people[0] if len(people) == 1 else None
     return question if name is None else name + question.strip()[m.end() :]
+
+
+# What a question that asks for a person's name says about the person (the words before 叫什么)
+_DESCRIBED = re.compile(r"^(?P<who>[^？?，,。]{2,30}?)(?:的名字)?(?:叫什么名字|叫什么|叫啥|是谁)")
+
+
+def _described(question: str) -> str | None:
+    m = _DESCRIBED.match(question.strip())
+    return m.group("who") if m else None
 
 
 # A follow-up that is only what it asks about (那租金呢？, 副主席呢？, 去年呢？): no question word

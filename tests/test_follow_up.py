@@ -85,8 +85,15 @@ def test_he_or_she_is_the_person_the_last_answer_named() -> None:
     assert (
         named("他是哪年入职的？", "骑手公寓有多少张床位？", "300余张\n\n……") == "他是哪年入职的？"
     )
+    # no name answered: the person the previous question described
     long = "资料中没有找到这个问题的答案。"
-    assert named("他是哪年入职的？", "那位骑手叫什么？", long) == "他是哪年入职的？"
+    assert named("他是哪年入职的？", "那位骑手叫什么？", long) == "那位骑手是哪年入职的？"
+    q = "龙口市第一个拿到“齐鲁工匠”称号的职工叫什么？"
+    assert (
+        named("他在哪家公司上班？", q, long)
+        == "龙口市第一个拿到“齐鲁工匠”称号的职工在哪家公司上班？"
+    )
+    assert named("他在哪家公司上班？", "谁拿到了称号？", long) == "他在哪家公司上班？"
     assert named("他们是哪年入职的？", "那位骑手叫什么？", "纵波") == "他们是哪年入职的？"
     # the one person the previous question names, when it asked for no name
     company = "华电龙口发电有限公司\n\n……"

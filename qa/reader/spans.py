@@ -81,8 +81,8 @@ _LABELS = re.compile(r"[\d０-９一二三四五六七八九十百]+号")
 # organization, and jieba misses many names in general text (查长生, 大村智): there the answer
 # need only be a name's length, not a clause (CMRC 2018 validation documents).
 _ASKS_PERSON = re.compile(
-    r"哪位|(?:长|书记|主席|主任|专家|法官|职工|工人|师傅|选手|球员|得主|骑手|小哥|员|工|者)"
-    r"(?:的名字)?(?:是谁|叫什么|叫啥|由谁)"
+    r"哪位|(?:长|书记|主席|主任|专家|法官|职工|工人|师傅|选手|球员|得主|骑手|小哥|员|工|者|劳模|"
+    r"模范|代表|嘉宾|干部)(?:的名字)?(?:是谁|叫什么|叫啥|由谁)"
 )
 _ASKS_WHO = re.compile(r"谁")
 _ASKS_ORGANIZATION = re.compile(r"单位|部门|机构|公司|企业|组织|哪家|团队|哪个队|哪支|冠军|夺冠")
@@ -919,6 +919,18 @@ def complete_name(sentence: str, start: int, end: int, marks: tuple[str, ...]) -
     return start, end + len(next((m for m in marks if sentence.startswith(m, end)), ""))
 
 
+def trailing_name(sentence: str, start: int, end: int) -> tuple[int, int]:
+    """Asked for a person, a span too long for a name that ends on one (``劳动模范、云南电网有限责任
+    公司昆明供电局特级技师李辉``) cut to the name (``李辉``); any other span as it is."""
+    span = sentence[start:end]
+    if len(span) <= MAX_NAME_SPAN:
+        return start, end
+    words = tagged(span)
+    if words and names_person(words[-1][0]):
+        return end - len(words[-1][0]), end
+    return start, end
+
+
 _PAIRS = {"“": "”", "《": "》", "‘": "’", "「": "」", "『": "』"}
 _CLOSERS = {v: k for k, v in _PAIRS.items()}
 # how far a quotation's other mark is looked for (a quoted name or title is short)
@@ -1207,6 +1219,8 @@ def _choose(question: str, sentence: str, reading: Reading) -> Reading:
         )
         for s, e, score in spans
     ]
+    if asks_person(question):
+        completed = [(*trailing_name(sentence, s, e), score) for s, e, score in completed]
     units = asked_unit(question)
     options = []
     for rank, (s, e, score) in enumerate(completed):
