@@ -228,7 +228,9 @@ def _swap(what: str, previous: str) -> str | None:
 _PRONOUN_SUBJECT = re.compile(
     r"^(?:(?:那么?)?(?:他们|她们|它们|它)"
     # a bare 那 / 这 is a pronoun only before what a predicate opens with (那么 and 这个 are not)
-    r"|(?:那|这)(?=是|在|有|要|会|能|被|给|把|一共|共|都|还|又|啥|什么|哪|几|多少|怎|咋))"
+    r"|(?:那|这)(?=是|在|有|要|会|能|被|给|把|一共|共|都|还|又|啥|什么|哪|几|多少|怎|咋)"
+    # no subject at all, the predicate first (一共去了多少人？)
+    r"|(?=一共|总共))"
 )
 # Words that open the previous question's predicate (jieba's verbs are the rest) and words that
 # may stand between its subject and its predicate, which the subject leaves out.
@@ -283,6 +285,16 @@ def subject(question: str) -> str | None:
     return topic if len(topic) >= 2 and not _ASKS.search(topic) else None
 
 
+# What only a follow-up opens on (一共几家企业拿到了？, 具体是哪几个？) or says of someone named
+# before (黔东南一般组织他们去哪几个省？)
+_CONTINUES = re.compile(r"^(?:一共|总共|具体|其中|当时|后来|最后|然后|同时)|他们|她们|它们")
+
+
 def is_follow_up(question: str) -> bool:
     core = re.sub(r"[\s，。？！?!、：:]", "", question)
-    return bool(_FOLLOW_UP.match(core)) or len(core) <= 6 or core.endswith("呢")
+    return (
+        bool(_FOLLOW_UP.match(core))
+        or len(core) <= 6
+        or core.endswith("呢")
+        or bool(_CONTINUES.search(core))
+    )

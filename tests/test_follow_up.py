@@ -135,6 +135,12 @@ def test_he_or_she_is_the_person_the_last_answer_named() -> None:
         ("骑手新家在哪？", "那它离地铁站远吗？", "骑手新家离地铁站远吗？"),
         ("骑手新家在哪？", "这个公寓租金多少？", "这个公寓租金多少？"),
         ("你好", "这是什么？", "这是什么？"),
+        # no subject at all: the predicate first
+        (
+            "贵州榕江县那批“两栖农人”是哪天坐直通车去外省打工的？",
+            "一共去了多少人？",
+            "贵州榕江县那批“两栖农人”一共去了多少人？",
+        ),
     ],
 )
 def test_a_pronoun_subject_is_what_the_previous_question_was_about(
@@ -158,3 +164,13 @@ def test_a_follow_up_rewritten_and_about_the_person_named() -> None:
     assert retrieval_query(msgs)[0] == "张峰的单位是什么？"
     msgs[-1] = Message("user", "那是哪年评上的？")
     assert retrieval_query(msgs)[0] == "龙口第一个拿到“齐鲁工匠”的职工是哪年评上的？"
+
+
+def test_what_only_a_follow_up_opens_on() -> None:
+    """一共 / 具体 opening a question, or 他们 in it, mark a follow-up: it is retrieved with the
+    question before it."""
+    from qa.conversation import is_follow_up
+
+    assert is_follow_up("一共几家企业拿到了？") and is_follow_up("具体是哪几个？")
+    assert is_follow_up("黔东南一般组织他们去哪几个省？")
+    assert not is_follow_up("普陀区的骑手公寓一共有多少套房源？")
