@@ -121,6 +121,8 @@ _AMOUNT = re.compile(
 )
 _WHEN = re.compile(r"日期|时间|时候|期限|开始|结束")
 _NAMED = re.compile(r"品牌|牌子|名字|名称|单位|公司|企业|机构|组织|部门")
+_SOMEONE = re.compile(r"(?:记者|作者|摄影|编辑)$")  # who wrote or photographed it
+_PLACES = re.compile(r"(?:城市|地方|地区|省份|国家)$")
 # The previous question's question word -> the frame a bare "what" is asked in, first match wins
 # (a time before 几, which 几号 / 几月 also hold).
 _FRAMES = (
@@ -155,6 +157,10 @@ def standalone(question: str, previous: str) -> str:
         return swapped
     if _WHEN.search(what):
         return f"{what}是什么时候？"
+    if _SOMEONE.search(what):
+        return f"{what}是谁？"  # 那拍照片的记者呢？ asks a person whatever the previous asked
+    if _PLACES.search(what):
+        return f"{what}是哪些？"
     if _AMOUNT.search(what):
         return f"{what}是多少？"
     if _NAMED.search(what):

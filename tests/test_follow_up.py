@@ -35,6 +35,9 @@ from qa.conversation import Message, named, retrieval_query, standalone, subject
         ("雲南省總工會主席是誰？", "副主席呢？", "云南省总工会副主席是谁？"),  # traditional
         ("上海普陀區騎手新家有多少套房源？", "那租金呢？", "租金是多少？"),
         ("现场发言的那个快递小哥叫啥？", "那他所在的营业部呢？", "他所在的营业部是什么？"),
+        # who wrote or photographed it asks a person, places ask which ones, whatever came before
+        ("河北省总哪个部门去搞的联学共建？", "那拍照片的记者呢？", "拍照片的记者是谁？"),
+        ("调委会是哪天揭牌的？", "那顺丰网络覆盖的城市呢？", "顺丰网络覆盖的城市是哪些？"),
     ],
 )
 def test_an_elliptical_follow_up_reads_as_the_question_it_stands_for(
