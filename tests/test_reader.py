@@ -625,6 +625,19 @@ class TestSpans:
         b = s.index("101户")
         assert the_total(q, s, b, b + 4) == (b, b + 4)
 
+    def test_which_ones_get_the_whole_list(self) -> None:
+        """Asked which ones, the first item of a list grows to the list, up to the verb after it."""
+        from qa.reader.spans import whole_list
+
+        s = "黔东南州有序组织农村富余劳动力到广东、广西和海南从事季节性务工。"
+        a = s.index("广东")
+        q = "黔东南州把劳动力组织到哪几个省区去打季节工？"
+        assert s[slice(*whole_list(q, s, a, a + 2))] == "广东、广西和海南"
+        assert whole_list("黔东南州把劳动力组织到哪个省？", s, a, a + 2) == (a, a + 2)
+        t = "服务网络覆盖佛山、肇庆、云浮，超过1万名顺丰小哥每天活跃。"
+        b = t.index("佛山")
+        assert t[slice(*whole_list("覆盖了哪些城市？", t, b, b + 2))] == "佛山、肇庆、云浮"
+
     def test_who_holds_a_role_the_sentence_never_names(self) -> None:
         """Asked who holds a role, a person of a sentence that never names it is someone else."""
         from qa.reader.spans import fits_in, role_unsaid

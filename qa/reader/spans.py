@@ -919,6 +919,37 @@ def complete_name(sentence: str, start: int, end: int, marks: tuple[str, ...]) -
     return start, end + len(next((m for m in marks if sentence.startswith(m, end)), ""))
 
 
+# Asked which ones (哪几个省区, 哪些), a span that stops at the first item of a list the sentence
+# goes on with (广东 of 广东、广西和海南) answers with the whole list.
+_ASKS_WHICH_ONES = re.compile(r"哪几|哪些|哪两|哪三|哪四|哪五")
+_LIST_GOES_ON = re.compile(r"(?:(?:、|和|及|与|以及)[^，。；：、和及与\s]{1,12})+(?:等)?")
+
+
+def whole_list(question: str, sentence: str, start: int, end: int) -> tuple[int, int]:
+    """Asked which ones, the span widened over the list items that follow it (``广东`` ->
+    ``广东、广西和海南``); any other span as it is."""
+    if start < 0 or not _ASKS_WHICH_ONES.search(question):
+        return start, end
+    m = _LIST_GOES_ON.match(sentence, end)
+    if m is None:
+        return start, end
+    # the items are names or nouns: the list ends before a verb (…和海南 | 从事季节性务工)
+    kept = 0
+    for word, flag in tagged(m.group()):
+        if word in _LIST_JOINERS or word == "等":
+            pass
+        elif not flag.startswith(("n", "j", "s")):
+            break
+        kept += len(word)
+    tail = sentence[end : end + kept]
+    while tail and tail[-1] in _LIST_JOINERS:
+        tail = tail[:-1]
+    return start, end + len(tail)
+
+
+_LIST_JOINERS = ("、", "和", "及", "与", "以及")
+
+
 def trailing_name(sentence: str, start: int, end: int) -> tuple[int, int]:
     """Asked for a person, a span too long for a name that ends on one (``劳动模范、云南电网有限责任
     公司昆明供电局特级技师李辉``) cut to the name (``李辉``); any other span as it is."""
@@ -1249,7 +1280,7 @@ def _choose(question: str, sentence: str, reading: Reading) -> Reading:
     *_, s, e, score = min(options)
     s, e = respectively(question, sentence, *one_asked(question, sentence, s, e))
     s, e = the_total(question, sentence, s, e)
-    s, e = the_day(question, sentence, s, e)
+    s, e = the_day(question, sentence, *whole_list(question, sentence, s, e))
     s, e = trim_particles(question, sentence, s, e)
     if (s, e) == (reading.start, reading.end):
         return reading
