@@ -474,9 +474,22 @@ _ASKS_HOLDER = re.compile(
 
 
 def role_unsaid(question: str, sentence: str) -> bool:
-    """Whether the question asks who holds a role the sentence does not name."""
+    """Whether the question asks who holds a role the sentence does not name (in its words or
+    another's for it: 夺冠 for 冠军, 带队 for 领队)."""
     m = _ASKS_HOLDER.search(question)
-    return m is not None and m.group(1) not in sentence
+    if m is None:
+        return False
+    role = m.group(1)
+    return not any(w in sentence for w in (role, *_ROLE_WORDS.get(role, ())))
+
+
+_ROLE_WORDS = {
+    "冠军": ("夺冠", "第一名", "金奖", "夺得第一"),
+    "第一名": ("冠军", "夺冠", "第一", "金奖"),
+    "领队": ("带队", "率队"),
+    "支书": ("书记",),
+    "负责人": ("负责",),
+}
 
 
 def fits_in(question: str, sentence: str, start: int, end: int) -> bool:
