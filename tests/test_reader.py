@@ -1050,6 +1050,11 @@ class TestAnswerer:
         assert not span_fits("那部短视频叫什么名字？", "短视频大赛参赛作品的开场白")
         assert span_fits("这个模式叫什么名字？", "十户联体")
         assert not span_fits("大赛在香港哪个场馆比的？", "北京市总工会、香港工会联合会")
+        # asked who won a prize, the prizes given are no winner; which one, no counted list
+        assert not span_fits("最佳创意奖颁给了哪部作品？", "评选出最佳创意奖、最佳拍摄奖")
+        assert span_fits("最佳创意奖颁给了哪部作品？", "《集体协商——老董说》")
+        assert not span_fits("红蓝两队哪一队赢了？", "红、蓝两队")
+        assert span_fits("张峰在哪家公司上班？", "华电龙口发电有限公司电气运行甲班班长、高级技师")
         # the question's own figure (98套, 近300名) is no answer; 几点 wants a time of day
         assert not span_fits("98套房子里有多少套是4人间？", "98套房源，可提供300余张床位")
         assert not span_fits("近300名调解员里有多少人在线上培训？", "近300人")

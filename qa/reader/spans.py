@@ -92,6 +92,10 @@ _ASKS_ORGANIZATION = re.compile(r"单位|部门|机构|公司|企业|组织|哪�
 _ASKS_SHARE = re.compile(r"比例|百分之|百分比|占比|(?<![效频速])率(?:是|为|达|有)?(?:多少|几)")
 _SHARES = re.compile(r"%|％|百分之|成|分之|/|倍")
 _ASKS_NAME = re.compile(r"叫什么|叫啥|什么名字|名称是什么|名字是什么|称为什么|名为什么")
+_PRIZE = re.compile(r"([\u4e00-\u9fff]{2,8}奖)")
+_ASKS_NAMED = re.compile(r"哪|谁")
+_ASKS_ONE = re.compile(r"哪(?:个|支|一|位|家|所|座|部|场|队|国)")
+_COUNTED_LIST = re.compile(r"、[^，。；]*[两三四五六七八九十][队地家个支国]$")
 # Asked which month, a year alone is no answer (几月份获批的？ -> "2022年来"); all 10 CMRC 2018 /
 # DRCD golds asked so name a month.
 _ASKS_MONTH = re.compile(r"几月|哪个月|哪一个月")
@@ -291,6 +295,17 @@ def span_fits(question: str, span: str) -> bool:
         return _same_dimension(asked, got)
     if asks_person(question):
         return names_person(span)
+    prize = _PRIZE.search(question)
+    if prize and _ASKS_NAMED.search(question) and prize.group(1) in span:
+        # 最佳创意奖颁给了哪部作品？ is not answered by a list of the prizes given (0 of the 33
+        # CMRC 2018 / DRCD golds asked who or which won a named prize holds the prize's name)
+        return False
+    if (
+        _ASKS_ONE.search(question)
+        and not _ASKS_WHICH_ONES.search(question)
+        and _COUNTED_LIST.search(span)
+    ):
+        return False  # asked which one (哪支队), a list that counts its items (红、蓝两队) is none
     if _ASKS_NAME.search(question) and "的" in span:
         # the name of a thing holds no 的 (开场白 of 一则短视频大赛参赛作品的开场白): 1 of the 173
         # CMRC 2018 / DRCD golds asked a name does, for a question that asks why
