@@ -59,27 +59,24 @@ SEED_SETS = {
 }
 # by the key their figures go under in bench/results/reader.json
 BLIND_SETS = {
+    # Each pair was written by a helper that saw only the articles' text (from the fourth on, the
+    # shared sample's ten questions too), after the rules of its time. A pair whose misses have
+    # been read to write rules is a development set; on 2026-12-07 (third night) the first eight
+    # were read, and only the ninth was not.
     "blind": {"answerable": "fresh_questions.jsonl", "near_miss": "fresh_near_miss.jsonl"},
-    # written 2026-12-07 by a helper that saw only the articles' text; not read to change anything
     "blind_2": {"answerable": "fresh_questions_2.jsonl", "near_miss": "fresh_near_miss_2.jsonl"},
-    # written 2026-12-07 (late evening), after that evening's rules; not read
     "blind_3": {"answerable": "fresh_questions_3.jsonl", "near_miss": "fresh_near_miss_3.jsonl"},
-    # written 2026-12-07 (this stop) by a helper that saw only the articles' text and the shared
-    # sample's ten questions, after this stop's first rules; not read to change anything
+    # in the shared sample's style
     "blind_4": {"answerable": "fresh_questions_4.jsonl", "near_miss": "fresh_near_miss_4.jsonl"},
-    # written the same way after this stop's rules, asking past the headline figures; not read
+    # past the headline figures
     "blind_5": {"answerable": "fresh_questions_5.jsonl", "near_miss": "fresh_near_miss_5.jsonl"},
-    # written 2026-12-07 (third night) the same way, before this stop's misses of blind_5 were
-    # read; not read
+    # at least 15 articles each
     "blind_6": {"answerable": "fresh_questions_6.jsonl", "near_miss": "fresh_near_miss_6.jsonl"},
-    # written the same evening in several users' styles (terse, chatty, loose names), after the
-    # sixth's misses were read; not read
+    # several users' styles: terse, chatty, loose names
     "blind_7": {"answerable": "fresh_questions_7.jsonl", "near_miss": "fresh_near_miss_7.jsonl"},
-    # written the same evening on facts from the second half of the articles, the near misses
-    # half about a detail beside one the text gives; not read
+    # facts from the articles' second halves; near misses half beside a detail the text gives
     "blind_8": {"answerable": "fresh_questions_8.jsonl", "near_miss": "fresh_near_miss_8.jsonl"},
-    # written the same evening as half-remembered details ("那个…是多少来着？"), after the eighth's
-    # misses were read; not read
+    # details half remembered ("那个…是多少来着？"); not read
     "blind_9": {"answerable": "fresh_questions_9.jsonl", "near_miss": "fresh_near_miss_9.jsonl"},
 }
 
@@ -677,14 +674,15 @@ def model_card(meta: dict[str, Any], results: dict[str, Any]) -> str:
         "two colloquial fixes came from reading their misses, `bench/RESULTS.md`)",
         "blind_2": "Second blind sets ({q} answerable, {n} near misses, "
         "`tests/data/fresh_questions_2.jsonl` and `fresh_near_miss_2.jsonl`, written on "
-        "2026-12-07 from the articles' text alone and not read to change anything)",
+        "2026-12-07 from the articles' text alone; its misses were read on the third night)",
         "blind_3": "Third blind sets ({q} answerable, {n} near misses, "
         "`tests/data/fresh_questions_3.jsonl` and `fresh_near_miss_3.jsonl`, written on "
-        "2026-12-07 after that day's last rules, from the articles' text alone, not read)",
+        "2026-12-07 after that day's last rules, from the articles' text alone; its misses were "
+        "read on the third night)",
         "blind_4": "Fourth blind sets ({q} answerable, {n} near misses, "
         "`tests/data/fresh_questions_4.jsonl` and `fresh_near_miss_4.jsonl`, written on "
         "2026-12-07 (second night) in the style of the shared sample's ten questions, from the "
-        "articles' text alone, not read)",
+        "articles' text alone; its misses were read that night and the next)",
         "blind_5": "Fifth blind sets ({q} answerable, {n} near misses, "
         "`tests/data/fresh_questions_5.jsonl` and `fresh_near_miss_5.jsonl`, written the same "
         "way after that stop's rules, on facts from the middle and end of the articles; its "

@@ -2,8 +2,9 @@
 
 A follow-up that leaves out its subject (``那租金呢？``) is retrieved together with the question
 before it, and answered as the question it stands for (``standalone``: ``租金是多少？``); one whose
-subject is a pronoun (``那是哪天比的？``) gets the previous question's subject (``with_subject``),
-and 他 / 她 after a question that asked for a name, the name answered (``named``).
+subject is a pronoun (``那是哪天比的？``) or missing (``一共去了多少人？``) gets the previous
+question's subject (``with_subject``), and 他 / 她 after a question that asked for a name, the name
+answered or, when none was, the person the question described (``named``).
 """
 
 from __future__ import annotations

@@ -337,8 +337,10 @@ class ReaderAnswerer:
         return c.reading is None or in_asked_unit(question, c.reading.text(c.text))
 
     def decision(self, question: str, ranked: Sequence[Candidate]) -> float:
-        """What "found" is decided on: the best reading's confidence (``confidence``), or 0 when
-        the best reading is not of the asked kind (a number for "how many", a date for "when")."""
+        """What "found" is decided on: the highest confidence (``confidence``) of the readings of
+        the asked kind (a number for "how many", a date for "when"): a sentence read with a
+        reading of another kind vouches for nothing; 0 when the best-ranked reading is not of the
+        asked kind."""
         if not ranked or not self._fits(question, ranked[0]):
             return 0.0
         return max(self.confidence(c) for c in ranked if self._fits(question, c))

@@ -9,8 +9,14 @@ the first (by the reader's score) that is
   name for "who";
 - in the unit asked for, when the question names one (``多少户`` wants a span in 户);
 - not what the question sets aside (除了一树药业，…: ``excluded``), nor the deputy of the role it
-  asks about (``deputy``), nor a total where it asks how much each one gets (``total_for_each``);
-  a number that names (3号楼) or shares alone (98.93%) answer no "how many <unit>";
+  asks about (``deputy``), nor someone of a sentence that never names that role
+  (``role_unsaid``), nor a total where it asks how much each one gets (``total_for_each``);
+  a number that names (3号楼) or shares alone (98.93%), an indefinite one (一盏盏, 一批), the
+  question's own figure (``said_quantities``: 98套 asked 98套房子里有多少套…) and a count of
+  things asked a head count (21家 for 多少人) answer no "how many";
+- not the question's words (``echoes``: the same words, 一分 said as 1分, or a count before
+  them: 一起历史遗留涉法涉诉案), nor the prize asked who won, nor a counted list (红、蓝两队)
+  asked which one;
 
 is the answer. When none is of the asked kind, the sentence's one quantity of the asked kind
 (``sole_quantity``: 1.5万亩) or, asked which day, its one calendar day (``sole_date``: 11月28日)
@@ -21,8 +27,10 @@ through a quotation takes what the marks enclose (``complete_quote``); a trailin
 that ends on the one quantity in the asked unit among several is cut to it (``one_asked``), and
 no short answer opens or ends on punctuation (``trim_marks``). The values of a "respectively"
 clause (化解率和满意率分别达到98.93%和99.67%) are cut to the one of the item asked about
-(``respectively``: 99.67% for 满意率), and asked which day, a long span to its one day
-(``the_day``). A span that counts in another unit than the asked one (红、蓝两队 for 几支队伍:
+(``respectively``: 99.67% for 满意率), asked which day, a long span to its one day
+(``the_day``), asked a total, the quantity after a word of a total (``the_total``: 共安置…101户,
+not 剩余97户), asked which ones, the first item to the whole list (``whole_list``), and asked a
+person, a long span to the name it ends on (``trailing_name``). A span that counts in another unit than the asked one (红、蓝两队 for 几支队伍:
 ``in_asked_unit``) does not end the reading. The answer names what a count counts when the
 sentence goes on with the question's own noun (``counted_noun``: 102家 + 企业 asked 多少家企业;
 the answerer adds it, the span stays the reader's), and asked what title or prize something won,
@@ -91,9 +99,12 @@ _ASKS_ORGANIZATION = re.compile(r"单位|部门|机构|公司|企业|组织|哪�
 # ratio given as 1,161 (boys per thousand girls).
 _ASKS_SHARE = re.compile(r"比例|百分之|百分比|占比|(?<![效频速])率(?:是|为|达|有)?(?:多少|几)")
 _SHARES = re.compile(r"%|％|百分之|成|分之|/|倍")
+# Asked what something is called: its name holds no 的 (``span_fits``)
 _ASKS_NAME = re.compile(r"叫什么|叫啥|什么名字|名称是什么|名字是什么|称为什么|名为什么")
+# Asked who or which won a named prize (最佳创意奖颁给了哪部作品？): the prize is no winner
 _PRIZE = re.compile(r"([\u4e00-\u9fff]{2,8}奖)")
 _ASKS_NAMED = re.compile(r"哪|谁")
+# Asked which one (哪支队), a list that counts its items (红、蓝两队) is none
 _ASKS_ONE = re.compile(r"哪(?:个|支|一|位|家|所|座|部|场|队|国)")
 _COUNTED_LIST = re.compile(r"、[^，。；]*[两三四五六七八九十][队地家个支国]$")
 # Asked which month, a year alone is no answer (几月份获批的？ -> "2022年来"); all 10 CMRC 2018 /
