@@ -78,6 +78,9 @@ BLIND_SETS = {
     "blind_8": {"answerable": "fresh_questions_8.jsonl", "near_miss": "fresh_near_miss_8.jsonl"},
     # details half remembered ("那个…是多少来着？"); not read
     "blind_9": {"answerable": "fresh_questions_9.jsonl", "near_miss": "fresh_near_miss_9.jsonl"},
+    # practical questions of readers who would copy a scheme; written after all of that night's
+    # rules; not read
+    "blind_10": {"answerable": "fresh_questions_10.jsonl", "near_miss": "fresh_near_miss_10.jsonl"},
 }
 
 # Two-turn conversations, by their key in the results. The first set was read while the rules
@@ -703,6 +706,10 @@ def model_card(meta: dict[str, Any], results: dict[str, Any]) -> str:
         "blind_9": "Ninth blind sets ({q} answerable, {n} near misses, "
         "`tests/data/fresh_questions_9.jsonl` and `fresh_near_miss_9.jsonl`, written on "
         "2026-12-07 (third night) as details half remembered, all 25 articles, not read)",
+        "blind_10": "Tenth blind sets ({q} answerable, {n} near misses, "
+        "`tests/data/fresh_questions_10.jsonl` and `fresh_near_miss_10.jsonl`, written on "
+        "2026-12-07 (third night) after all of that night's rules, as practical questions of "
+        "readers who would copy a scheme, all 25 articles, not read)",
     }
     follow_ups = {
         "follow_ups": "Follow-ups ({n} two-turn conversations whose second question leaves out "
