@@ -1052,9 +1052,18 @@ class TestAnswerer:
         assert not span_fits("大赛在香港哪个场馆比的？", "北京市总工会、香港工会联合会")
         # asked who won a prize, the prizes given are no winner; which one, no counted list
         assert not span_fits("最佳创意奖颁给了哪部作品？", "评选出最佳创意奖、最佳拍摄奖")
+        q = "牡丹江短视频大赛的最佳创意奖颁给了哪部作品？"  # the prize after 的
+        assert not span_fits(q, "公众号上发布，并评选出最佳创意奖、最佳拍摄奖、最佳剧本奖")
         assert span_fits("最佳创意奖颁给了哪部作品？", "《集体协商——老董说》")
         assert not span_fits("红蓝两队哪一队赢了？", "红、蓝两队")
         assert span_fits("张峰在哪家公司上班？", "华电龙口发电有限公司电气运行甲班班长、高级技师")
+        # a telephone number asked, a count is none; which department, a name that says so
+        assert not span_fits("信访局的联系电话是多少？", "375件")
+        assert span_fits("联系电话是多少？", "0351-1234567")
+        assert not span_fits("由哪个部门牵头？", "信访") and span_fits(
+            "由哪个部门牵头？", "县信访局"
+        )
+        assert not span_fits("每人有多少补贴？", "三批")  # 补贴 is money
         # the question's own figure (98套, 近300名) is no answer; 几点 wants a time of day
         assert not span_fits("98套房子里有多少套是4人间？", "98套房源，可提供300余张床位")
         assert not span_fits("近300名调解员里有多少人在线上培训？", "近300人")

@@ -102,7 +102,7 @@ _SHARES = re.compile(r"%|％|百分之|成|分之|/|倍")
 # Asked what something is called: its name holds no 的 (``span_fits``)
 _ASKS_NAME = re.compile(r"叫什么|叫啥|什么名字|名称是什么|名字是什么|称为什么|名为什么")
 # Asked who or which won a named prize (最佳创意奖颁给了哪部作品？): the prize is no winner
-_PRIZE = re.compile(r"([\u4e00-\u9fff]{2,8}奖)")
+_PRIZE = re.compile(r"([^的之“”\"，,。、？?\s]{1,8}奖)")  # 最佳创意奖 of …大赛的最佳创意奖
 _ASKS_NAMED = re.compile(r"哪|谁")
 # Asked which one (哪支队), a list that counts its items (红、蓝两队) is none
 _ASKS_ONE = re.compile(r"哪(?:个|支|一|位|家|所|座|部|场|队|国)")
@@ -113,6 +113,9 @@ _ASKS_MONTH = re.compile(r"几月|哪个月|哪一个月")
 # Asked what time of day (几点开门), an answer tells one (9点, 上午9时, 8:30, 全天)
 _ASKS_CLOCK = re.compile(r"几点")
 _CLOCK = re.compile(r"[点时:：]|全天")
+# Asked a telephone number, an answer is one (a count, 375件, is not)
+_ASKS_PHONE = re.compile(r"(?:电话|号码)(?:号码)?(?:是)?多少")
+_PHONE = re.compile(r"\d[\d\-－ ]{4,}\d")
 # Asked which day, a year alone is no answer (哪天举办的？ -> "2023").
 _ASKS_DAY = re.compile(r"哪天|哪一天|哪几天|哪日|几号|具体日期")
 _DAYS = re.compile(
@@ -155,7 +158,7 @@ _MONTH_DAY = r"\d{1,2}月\d{1,2}[日号]"
 _DATE_QUANTITY = re.compile(r"(?<!\d)\d{4}年(?!代)|" + _MONTH_DAY)
 # Money asked without a unit (收费多少, 多少奖励资金, 押金多少): the answer is in 元.
 _ASKS_MONEY = re.compile(
-    r"钱|资金|善款|费用|收费|工资|收入|月薪|租金|房租|押金|保额|开销|经费|奖金|挣|薪水|报酬|票价"
+    r"钱|资金|善款|费用|收费|工资|收入|月薪|租金|房租|押金|保额|开销|经费|奖金|挣|薪水|报酬|票价|补贴|补助"
 )
 
 
@@ -245,9 +248,29 @@ _CATEGORY_MARKS = {
     "医院": ("医院",),
     "学校": ("学", "校", "学院"),
     "物流园": ("园",),
+    "部门": (
+        "部",
+        "局",
+        "委",
+        "办",
+        "厅",
+        "中心",
+        "所",
+        "处",
+        "科",
+        "会",
+        "院",
+        "室",
+        "队",
+        "站",
+        "署",
+    ),
+    "路": ("路", "街", "道", "巷"),
+    "路上": ("路", "街", "道", "巷"),
+    "街": ("街", "路", "道", "巷"),
     "园区": ("园",),
 }
-_WHICH = ("哪", "哪个", "哪一", "哪一个", "哪座", "哪一座", "哪所", "哪家")
+_WHICH = ("哪", "哪个", "哪一", "哪一个", "哪座", "哪一座", "哪所", "哪家", "哪条")
 
 
 @lru_cache(maxsize=4096)
@@ -282,6 +305,8 @@ def span_fits(question: str, span: str) -> bool:
         return "月" in span
     if _ASKS_CLOCK.search(question):
         return _CLOCK.search(span) is not None
+    if _ASKS_PHONE.search(question):
+        return _PHONE.search(span) is not None
     if _ASKS_TIME.search(question):
         return bool(_DATES.search(span))
     if _ASKS_COUNT.search(question):
