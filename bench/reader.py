@@ -61,8 +61,8 @@ SEED_SETS = {
 BLIND_SETS = {
     # Each pair was written by a helper that saw only the articles' text (from the fourth on, the
     # shared sample's ten questions too), after the rules of its time. A pair whose misses have
-    # been read to write rules is a development set; on 2026-12-07 (third night) the first eight
-    # were read, and only the ninth was not.
+    # been read to write rules is a development set; on 2026-12-07 (third night) all but the
+    # ninth and the eleventh were read.
     "blind": {"answerable": "fresh_questions.jsonl", "near_miss": "fresh_near_miss.jsonl"},
     "blind_2": {"answerable": "fresh_questions_2.jsonl", "near_miss": "fresh_near_miss_2.jsonl"},
     "blind_3": {"answerable": "fresh_questions_3.jsonl", "near_miss": "fresh_near_miss_3.jsonl"},
@@ -78,9 +78,11 @@ BLIND_SETS = {
     "blind_8": {"answerable": "fresh_questions_8.jsonl", "near_miss": "fresh_near_miss_8.jsonl"},
     # details half remembered ("那个…是多少来着？"); not read
     "blind_9": {"answerable": "fresh_questions_9.jsonl", "near_miss": "fresh_near_miss_9.jsonl"},
-    # practical questions of readers who would copy a scheme; written after all of that night's
-    # rules; not read
+    # practical questions of readers who would copy a scheme; its misses were read
     "blind_10": {"answerable": "fresh_questions_10.jsonl", "near_miss": "fresh_near_miss_10.jsonl"},
+    # ordinary readers' voices, six kinds of question evenly; written after the tenth's misses
+    # were read; not read
+    "blind_11": {"answerable": "fresh_questions_11.jsonl", "near_miss": "fresh_near_miss_11.jsonl"},
 }
 
 # Two-turn conversations, by their key in the results. The first set was read while the rules
@@ -709,7 +711,11 @@ def model_card(meta: dict[str, Any], results: dict[str, Any]) -> str:
         "blind_10": "Tenth blind sets ({q} answerable, {n} near misses, "
         "`tests/data/fresh_questions_10.jsonl` and `fresh_near_miss_10.jsonl`, written on "
         "2026-12-07 (third night) after all of that night's rules, as practical questions of "
-        "readers who would copy a scheme, all 25 articles, not read)",
+        "readers who would copy a scheme, all 25 articles; its misses were read that night)",
+        "blind_11": "Eleventh blind sets ({q} answerable, {n} near misses, "
+        "`tests/data/fresh_questions_11.jsonl` and `fresh_near_miss_11.jsonl`, written on "
+        "2026-12-07 (third night) in ordinary readers' voices, six kinds of question evenly, "
+        "not read)",
     }
     follow_ups = {
         "follow_ups": "Follow-ups ({n} two-turn conversations whose second question leaves out "
