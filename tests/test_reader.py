@@ -56,6 +56,18 @@ class TestText:
         assert all(e - s <= 60 for s, e in spans)
         assert "".join(text[s:e] for s, e in spans) == text.strip()
 
+    def test_reading_spans_keep_a_list_whole(self) -> None:
+        """A long sentence is cut between clauses, not inside an enumeration, unless the list's
+        clause alone is too long."""
+        text = "推动工会组织向新兴领域和灵活就业群体等延伸，用接地气的方式吸引护林员、护路员、护边员、货车司机入会。"
+        pieces = [text[s:e] for s, e in reading_spans(text, 40)]
+        assert any("护林员、护路员、护边员、货车司机" in p for p in pieces)
+        old = [text[s:e] for s, e in reading_spans(text, 40, keep_lists=False)]
+        assert not any("护林员、护路员、护边员、货车司机" in p for p in old)
+        assert all(len(p) <= 40 for p in pieces)
+        long_list = "、".join(["某某单位"] * 20) + "。"
+        assert all(e - s <= 30 for s, e in reading_spans(long_list, 30))
+
     def test_simplified_aligned_keeps_length(self) -> None:
         for text in ["亞洲協會在加爾各答舉行", "嘉禾縣的群眾滿意率是多少？", "乾隆皇帝"]:
             out = simplified_aligned(text)

@@ -150,7 +150,9 @@ def _overlap(question: str, sentence: str) -> float:
 
 
 def _units(context: str) -> list[tuple[int, int]]:
-    return reading_spans(context, MAX_UNIT_CHARS)
+    # cut as the shipped reader's training units were (every comma, 、 included), so that
+    # `qa train-reader` reproduces it; reading keeps lists whole (``qa.text.reading_spans``)
+    return reading_spans(context, MAX_UNIT_CHARS, keep_lists=False)
 
 
 def calibration_pairs(items: Sequence[QAItem], limit: int = 120) -> list[tuple[str, str]]:
