@@ -191,13 +191,14 @@ def reading_spans(
             out.append((s, e))
             continue
         piece_start = s
-        clauses = clause_spans(text, s, e)
         if keep_lists:
             clauses = [
                 part
                 for cs, ce in clause_spans(text, s, e, _CLAUSE_MARKS)
                 for part in ([(cs, ce)] if ce - cs <= max_chars else clause_spans(text, cs, ce))
             ]
+        else:
+            clauses = clause_spans(text, s, e)
         for cs, ce in clauses:
             if ce - piece_start > max_chars and cs > piece_start:
                 out.append((piece_start, cs))

@@ -573,7 +573,8 @@ def _one_of_many(question: str, sentence: str, end: int) -> bool:
 # (共投入资金10.7万元) is not the answer; none of the 24 CMRC 2018 / DRCD "how many" questions
 # asked per head has its gold after such a word.
 _PER_EACH = re.compile(r"每|人均|平均|单价")
-_TOTAL_BEFORE = re.compile(r"(?:(?<!公)共|累计|合计|总共|总计|总额)[^，。；,;]{0,6}$")
+_TOTAL_WORD = r"(?:(?<!公)共|累计|合计|总共|总计|总额)"
+_TOTAL_BEFORE = re.compile(_TOTAL_WORD + r"[^，。；,;]{0,6}$")
 
 
 def total_for_each(question: str, sentence: str, start: int) -> bool:
@@ -588,7 +589,7 @@ def total_for_each(question: str, sentence: str, start: int) -> bool:
 # Asked a total (一共安置了多少户), the sentence's one quantity of the asked unit that follows a
 # word of a total (共安置易地扶贫搬迁群众101户) answers, not the remainder it goes on to give (剩余97户).
 _ASKS_TOTAL = re.compile(r"一共|总共|共计|累计|合计|总计|总数")
-_TOTAL_AHEAD = re.compile(r"(?:(?<!公)共|累计|合计|总共|总计|总额)[^，。；,;\d]{0,12}$")
+_TOTAL_AHEAD = re.compile(_TOTAL_WORD + r"[^，。；,;\d]{0,12}$")
 
 
 def the_total(question: str, sentence: str, start: int, end: int) -> tuple[int, int]:
@@ -986,7 +987,7 @@ def complete_name(sentence: str, start: int, end: int, marks: tuple[str, ...]) -
 # Asked which ones (哪几个省区, 哪些), a span that stops at the first item of a list the sentence
 # goes on with (广东 of 广东、广西和海南) answers with the whole list.
 _ASKS_WHICH_ONES = re.compile(r"哪几|哪些|哪两|哪三|哪四|哪五")
-_LIST_GOES_ON = re.compile(r"(?:(?:、|和|及|与|以及)[^，。；：、和及与\s]{1,12})+(?:等)?")
+_LIST_GOES_ON = re.compile(r"(?:(?:" + _LIST_SEP.pattern + r")[^，。；：、和及与\s]{1,12})+(?:等)?")
 
 
 def whole_list(question: str, sentence: str, start: int, end: int) -> tuple[int, int]:
@@ -1000,18 +1001,15 @@ def whole_list(question: str, sentence: str, start: int, end: int) -> tuple[int,
     # the items are names or nouns: the list ends before a verb (…和海南 | 从事季节性务工)
     kept = 0
     for word, flag in tagged(m.group()):
-        if word in _LIST_JOINERS or word == "等":
+        if _LIST_SEP.fullmatch(word) or word == "等":
             pass
         elif not flag.startswith(("n", "j", "s")):
             break
         kept += len(word)
     tail = sentence[end : end + kept]
-    while tail and tail[-1] in _LIST_JOINERS:
+    while tail and _LIST_SEP.fullmatch(tail[-1]):
         tail = tail[:-1]
     return start, end + len(tail)
-
-
-_LIST_JOINERS = ("、", "和", "及", "与", "以及")
 
 
 def trailing_name(sentence: str, start: int, end: int) -> tuple[int, int]:
