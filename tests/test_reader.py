@@ -284,6 +284,31 @@ class TestReword:
         examples = build_examples([out, item], seed=1)
         assert any(x.qid == "q~r" and x.answerable for x in examples)
 
+    def test_paraphrases_rewrite_training_questions_only(self, tmp_path: Path) -> None:
+        from qa.errors import QAError
+        from qa.reader.train import paraphrased_items
+
+        context = "北京的豌豆尖打造了“茅乡源”品牌。"
+        item = QAItem("q", "北京的豌豆尖是什么品牌？", context, "t", (("茅乡源", 11),), "tiny")
+        path = tmp_path / "paraphrases.jsonl"
+        rows = [
+            {"qid": "q", "question": "北京豌豆尖打的啥牌子？"},
+            {"qid": "held-out", "question": "不在训练集里的问题？"},  # another split: skipped
+            {"qid": "q", "question": "北京的豌豆尖是什么品牌？"},  # unchanged: skipped
+            {"qid": "q", "question": "茅乡源是什么牌子？"},  # says the answer: skipped
+        ]
+        path.write_text(
+            "\n".join(json.dumps(r, ensure_ascii=False) for r in rows) + "\n\n", encoding="utf-8"
+        )
+        (out,) = paraphrased_items(path, [item])
+        assert out.qid == "q~p" and out.question == "北京豌豆尖打的啥牌子？"
+        assert out.answers == item.answers and out.context == item.context
+        examples = build_examples([out, item], seed=1)
+        assert any(x.qid == "q~p" and x.answerable for x in examples)
+        path.write_text('{"question": "没有编号？"}\n', encoding="utf-8")
+        with pytest.raises(QAError, match="paraphrases.jsonl:1"):
+            paraphrased_items(path, [item])
+
     def test_missing_synonym_table_is_a_clear_error(self, monkeypatch: pytest.MonkeyPatch) -> None:
         import importlib.util
 

@@ -23,13 +23,14 @@ import random
 import re
 import time
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from qa.embed import resolve_model
+from qa.errors import QAError
 from qa.reader import e5, quantize
 from qa.reader.data import (
     Example,
@@ -51,6 +52,7 @@ from qa.reader.model import (
     readings,
 )
 from qa.reader.net import ReaderNet, bundle_weights, forward, torch_module
+from qa.tokens import simplified_aligned
 
 log = logging.getLogger(__name__)
 
@@ -109,6 +111,9 @@ class TrainConfig:
     erased: bool = False
     # share of the training questions also trained reworded with synonyms (``qa.reader.reword``)
     reword: float = 0.0
+    # training questions asked again in a reader's own words (JSON lines of qid and question,
+    # ``paraphrased_items``), each trained with the pairs of the question it rewrites
+    paraphrases: Path | None = None
     # examples are built once per data, seed and recipe and kept here (jieba tagging is slow)
     cache: Path = Path("embeddings/reader-examples")
     # exported bundles whose averaged readings are learned beside the labels (an ensemble read
@@ -369,9 +374,12 @@ def prepare(cfg: TrainConfig) -> Prepared:
 
     files = [cfg.data_dir / n for n in ("cmrc2018_dev.json", "drcd_dev.json")]
     key = hashlib.sha256()
-    for f in [*files, Path(data_module.__file__), Path(reword_module.__file__)]:
+    extra_files = [cfg.paraphrases] if cfg.paraphrases is not None else []
+    for f in [*files, Path(data_module.__file__), Path(reword_module.__file__), *extra_files]:
         key.update(f.read_bytes() if f.is_file() else b"-")
     key.update(f"{cfg.seed}/{cfg.val_questions}/{cfg.synthetic}/{cfg.erased}/{cfg.reword}".encode())
+    if cfg.paraphrases is not None:
+        key.update(b"/paraphrases")
     cached = cfg.cache / f"examples-{key.hexdigest()[:16]}.pkl"
     if cached.is_file():
         try:
@@ -391,7 +399,8 @@ def prepare(cfg: TrainConfig) -> Prepared:
         counts={k: len(v) for k, v in splits.items()},
         train_ex=build_examples(splits["train"], seed=cfg.seed, erased_negatives=cfg.erased)
         + synthetic_examples(splits["train"], cfg.synthetic, seed=cfg.seed)
-        + reworded_examples(cfg, splits["train"]),
+        + reworded_examples(cfg, splits["train"])
+        + paraphrased_examples(cfg, splits["train"]),
         val_items=val_items,
         val_ex=build_examples(
             val_items, seed=cfg.seed + 1, swap_pool=splits["train"], erased_negatives=cfg.erased
@@ -419,6 +428,42 @@ def reworded_examples(cfg: TrainConfig, items: Sequence[QAItem]) -> list[Example
     reworded = reworded_items(items, cfg.reword, cfg.seed, embedder.encode_passages)
     print(f"{len(reworded)} training questions reworded with synonyms", flush=True)
     return build_examples(reworded, seed=cfg.seed + 2, swap_pool=items, erased_negatives=cfg.erased)
+
+
+def paraphrased_items(path: Path, items: Sequence[QAItem]) -> list[QAItem]:
+    """The training questions that ``path`` asks again in other words, as copies of them with the
+    new question (same paragraph, same answers, the qid marked ``~p``). A line that names a question outside ``items``
+    (the validation or held-out split, or another data file) is skipped, and so is an empty,
+    unchanged or answer-quoting rewrite; a malformed line is an error that names it."""
+    by_id = {item.qid: item for item in items}
+    out = []
+    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+            qid, question = str(row["qid"]), simplified_aligned(str(row["question"])).strip()
+        except (ValueError, KeyError, TypeError) as err:
+            raise QAError(f"{path}:{n}: not a {{qid, question}} JSON line ({err})") from err
+        item = by_id.get(qid)
+        if item is None or not question or question == item.question:
+            continue
+        if any(text.strip() and text.strip() in question for text, _ in item.answers):
+            continue
+        out.append(replace(item, qid=f"{item.qid}~p", question=question))
+    return out
+
+
+def paraphrased_examples(cfg: TrainConfig, items: Sequence[QAItem]) -> list[Example]:
+    """The pairs of ``cfg.paraphrases``' rewrites of training questions, built as the questions'
+    own (positive, same-paragraph, retrieved, swapped and erased pairs)."""
+    if cfg.paraphrases is None:
+        return []
+    rewritten = paraphrased_items(cfg.paraphrases, items)
+    print(f"{len(rewritten)} training questions asked again in other words", flush=True)
+    return build_examples(
+        rewritten, seed=cfg.seed + 3, swap_pool=items, erased_negatives=cfg.erased
+    )
 
 
 def validation_reading(
