@@ -374,12 +374,10 @@ def prepare(cfg: TrainConfig) -> Prepared:
 
     files = [cfg.data_dir / n for n in ("cmrc2018_dev.json", "drcd_dev.json")]
     key = hashlib.sha256()
-    extra_files = [cfg.paraphrases] if cfg.paraphrases is not None else []
-    for f in [*files, Path(data_module.__file__), Path(reword_module.__file__), *extra_files]:
+    rewrites = [cfg.paraphrases] if cfg.paraphrases is not None else []
+    for f in [*files, Path(data_module.__file__), Path(reword_module.__file__), *rewrites]:
         key.update(f.read_bytes() if f.is_file() else b"-")
     key.update(f"{cfg.seed}/{cfg.val_questions}/{cfg.synthetic}/{cfg.erased}/{cfg.reword}".encode())
-    if cfg.paraphrases is not None:
-        key.update(b"/paraphrases")
     cached = cfg.cache / f"examples-{key.hexdigest()[:16]}.pkl"
     if cached.is_file():
         try:
@@ -432,9 +430,10 @@ def reworded_examples(cfg: TrainConfig, items: Sequence[QAItem]) -> list[Example
 
 def paraphrased_items(path: Path, items: Sequence[QAItem]) -> list[QAItem]:
     """The training questions that ``path`` asks again in other words, as copies of them with the
-    new question (same paragraph, same answers, the qid marked ``~p``). A line that names a question outside ``items``
-    (the validation or held-out split, or another data file) is skipped, and so is an empty,
-    unchanged or answer-quoting rewrite; a malformed line is an error that names it."""
+    new question (same paragraph, same answers, the qid marked ``~p``). A line that names a
+    question outside ``items`` (the validation or held-out split, or another data file) is
+    skipped, and so is an empty, unchanged or answer-quoting rewrite; a malformed line is an
+    error that names it."""
     by_id = {item.qid: item for item in items}
     out = []
     for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
